@@ -1,0 +1,385 @@
+package fits
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// HDU locates one header-data unit in a file.
+type HDU struct {
+	Index      int
+	Header     *Header
+	Start      int64 // offset of the first header block
+	HeaderSize int64 // bytes of header blocks, END and padding included
+	DataSize   int64 // bytes of data, padding excluded
+}
+
+// DataStart is the offset of the data unit.
+func (h *HDU) DataStart() int64 { return h.Start + h.HeaderSize }
+
+// End is the offset just past the padded data unit.
+func (h *HDU) End() int64 { return h.DataStart() + padded(h.DataSize) }
+
+// Name is EXTNAME, or PRIMARY for the first HDU.
+func (h *HDU) Name() string {
+	if s, err := h.Header.String("EXTNAME"); err == nil {
+		return s
+	}
+	if h.Index == 0 {
+		return "PRIMARY"
+	}
+	return "HDU" + strconv.Itoa(h.Index)
+}
+
+func padded(n int64) int64 { return (n + BlockLen - 1) / BlockLen * BlockLen }
+
+// ErrTruncated marks a file that ends before its headers say it should; a
+// raw file still being written looks like this, so callers may retry.
+var ErrTruncated = errors.New("truncated")
+
+// FormatError describes a structural problem in a FITS file.
+type FormatError struct {
+	HDU    int // index of the HDU, -1 for the file as a whole
+	Offset int64
+	Err    error
+}
+
+func (e *FormatError) Error() string {
+	if e.HDU < 0 {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("hdu %d at byte %d: %v", e.HDU, e.Offset, e.Err)
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// Scan walks the HDUs of a FITS file of the given size. It checks the
+// structure (mandatory keywords, block alignment, data sizes against the file
+// size) but reads no data.
+func Scan(r io.ReaderAt, size int64) ([]*HDU, error) {
+	if size < BlockLen {
+		if size == 0 {
+			return nil, &FormatError{-1, 0, errors.New("empty file")}
+		}
+		return nil, &FormatError{-1, 0, fmt.Errorf("not a FITS file: %d bytes, less than one block", size)}
+	}
+	var hdus []*HDU
+	for off := int64(0); off < size; {
+		h, err := scanOne(r, off, size, len(hdus))
+		if err != nil {
+			return nil, err
+		}
+		hdus = append(hdus, h)
+		off = h.End()
+		if off > size {
+			return nil, &FormatError{h.Index, h.Start, fmt.Errorf("%w: data unit needs %d bytes up to byte %d, file has %d",
+				ErrTruncated, h.DataSize, off, size)}
+		}
+	}
+	return hdus, nil
+}
+
+func scanOne(r io.ReaderAt, off, size int64, index int) (*HDU, error) {
+	buf := make([]byte, 0, 4*BlockLen)
+	block := make([]byte, BlockLen)
+	for {
+		if off+int64(len(buf)) >= size {
+			return nil, &FormatError{index, off, fmt.Errorf("%w: header has no END card before end of file", ErrTruncated)}
+		}
+		n, err := r.ReadAt(block, off+int64(len(buf)))
+		if n < BlockLen {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: partial header block", ErrTruncated)
+			}
+			return nil, &FormatError{index, off, err}
+		}
+		buf = append(buf, block...)
+		if index == 0 && len(buf) == BlockLen && !isFITSStart(buf) {
+			return nil, &FormatError{-1, 0, errors.New("not a FITS file: does not start with SIMPLE = T")}
+		}
+		hdr, hlen, err := ParseHeader(buf)
+		if errors.Is(err, ErrNoEND) {
+			if len(buf) > 1<<20 {
+				return nil, &FormatError{index, off, errors.New("header larger than 1 MiB without END")}
+			}
+			continue
+		}
+		if err != nil {
+			return nil, &FormatError{index, off, err}
+		}
+		h := &HDU{Index: index, Header: hdr, Start: off, HeaderSize: int64(hlen)}
+		if err := checkMandatory(h); err != nil {
+			return nil, &FormatError{index, off, err}
+		}
+		ds, err := dataSize(hdr)
+		if err != nil {
+			return nil, &FormatError{index, off, err}
+		}
+		h.DataSize = ds
+		return h, nil
+	}
+}
+
+func isFITSStart(b []byte) bool {
+	return len(b) >= CardLen && string(b[:30]) == "SIMPLE  =                    T"
+}
+
+// checkMandatory enforces the first keywords of a primary header or of an
+// IMAGE/BINTABLE/TABLE extension, in their required order.
+func checkMandatory(h *HDU) error {
+	cards := h.Header.Cards
+	first := "XTENSION"
+	if h.Index == 0 {
+		first = "SIMPLE"
+	}
+	if len(cards) < 3 || cards[0].Key != first {
+		return fmt.Errorf("first keyword is not %s", first)
+	}
+	if h.Index == 0 && (cards[0].Kind != KindBool || !cards[0].Bool) {
+		return errors.New("SIMPLE is not T")
+	}
+	if cards[1].Key != "BITPIX" || cards[2].Key != "NAXIS" {
+		return errors.New("BITPIX and NAXIS must follow " + first)
+	}
+	naxis, err := h.Header.Int("NAXIS")
+	if err != nil || naxis < 0 || naxis > 999 {
+		return fmt.Errorf("bad NAXIS")
+	}
+	for i := int64(1); i <= naxis; i++ {
+		k := 2 + int(i)
+		if k >= len(cards) || cards[k].Key != "NAXIS"+strconv.FormatInt(i, 10) {
+			return fmt.Errorf("NAXIS%d missing or out of order", i)
+		}
+	}
+	if h.Index > 0 {
+		k := 3 + int(naxis)
+		if k+1 >= len(cards) || cards[k].Key != "PCOUNT" || cards[k+1].Key != "GCOUNT" {
+			return errors.New("PCOUNT and GCOUNT must follow the NAXISn keywords")
+		}
+	}
+	return nil
+}
+
+// dataSize computes |BITPIX|/8 × GCOUNT × (PCOUNT + NAXIS1 × … × NAXISn).
+func dataSize(h *Header) (int64, error) {
+	bitpix, err := h.Int("BITPIX")
+	if err != nil {
+		return 0, err
+	}
+	switch bitpix {
+	case 8, 16, 32, 64, -32, -64:
+	default:
+		return 0, fmt.Errorf("BITPIX %d is not a FITS value", bitpix)
+	}
+	naxis, _ := h.Int("NAXIS")
+	if naxis == 0 {
+		return 0, nil
+	}
+	n := int64(1)
+	for i := int64(1); i <= naxis; i++ {
+		v, err := h.Int("NAXIS" + strconv.FormatInt(i, 10))
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("bad NAXIS%d", i)
+		}
+		if v != 0 && n > (1<<50)/v {
+			return 0, fmt.Errorf("data size overflows")
+		}
+		n *= v
+	}
+	pcount, gcount := int64(0), int64(1)
+	if h.Has("PCOUNT") {
+		if pcount, err = h.Int("PCOUNT"); err != nil || pcount < 0 || pcount > 1<<50 {
+			return 0, errors.New("bad PCOUNT")
+		}
+	}
+	if h.Has("GCOUNT") {
+		if gcount, err = h.Int("GCOUNT"); err != nil || gcount < 0 || gcount > 1<<20 {
+			return 0, errors.New("bad GCOUNT")
+		}
+	}
+	abs := bitpix
+	if abs < 0 {
+		abs = -abs
+	}
+	total := abs / 8 * gcount * (pcount + n)
+	if total < 0 || total > 1<<50 {
+		return 0, errors.New("data size overflows")
+	}
+	return total, nil
+}
+
+// File is a FITS file opened read-only, with its HDUs located.
+type File struct {
+	Path string
+	Size int64
+	HDUs []*HDU
+	f    *os.File
+}
+
+// Open opens path read-only and scans its structure. Errors name the file.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	hdus, err := Scan(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &File{Path: path, Size: st.Size(), HDUs: hdus, f: f}, nil
+}
+
+// ReadAt reads from the underlying file.
+func (f *File) ReadAt(p []byte, off int64) (int, error) { return f.f.ReadAt(p, off) }
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
+
+// Data returns a reader over the unpadded data unit of an HDU.
+func (f *File) Data(h *HDU) *io.SectionReader {
+	return io.NewSectionReader(f.f, h.DataStart(), h.DataSize)
+}
+
+// Sink is what the writer needs of its destination: sequential writes, and
+// positioned writes to put the final header, with its checksum, in place.
+type Sink interface {
+	io.Writer
+	io.WriterAt
+}
+
+// Writer writes HDUs one after another, each with CHECKSUM and DATASUM.
+type Writer struct {
+	dst Sink
+	bw  *bufio.Writer
+	off int64
+}
+
+// NewWriter starts a FITS stream at offset 0 of dst.
+func NewWriter(dst Sink) *Writer {
+	return &Writer{dst: dst, bw: bufio.NewWriterSize(dst, 1<<20)}
+}
+
+// Offset is the number of bytes written so far.
+func (w *Writer) Offset() int64 { return w.off }
+
+const zeroChecksum = "0000000000000000"
+
+// WriteHDU writes hdr followed by a data unit of dataLen bytes produced by
+// fill. The header gets CHECKSUM and DATASUM cards (replaced in place if
+// present, else appended); it is written first with a placeholder and
+// rewritten in place once the data sum is known, so the data are produced
+// and written exactly once.
+func (w *Writer) WriteHDU(hdr *Header, dataLen int64, fill func(io.Writer) error) error {
+	setChecksumCards(hdr, zeroChecksum, 0)
+	return w.write(hdr, dataLen, fill, true)
+}
+
+// WritePlainHDU writes hdr as it is, with no checksum cards: what a camera
+// server writes, used by the synthetic raw generator.
+func (w *Writer) WritePlainHDU(hdr *Header, dataLen int64, fill func(io.Writer) error) error {
+	return w.write(hdr, dataLen, fill, false)
+}
+
+func (w *Writer) write(hdr *Header, dataLen int64, fill func(io.Writer) error, checksum bool) error {
+	first, err := hdr.Bytes()
+	if err != nil {
+		return err
+	}
+	start := w.off
+	if _, err := w.bw.Write(first); err != nil {
+		return err
+	}
+	w.off += int64(len(first))
+	var s summer
+	if dataLen > 0 {
+		if err := fill(io.MultiWriter(w.bw, &s)); err != nil {
+			return err
+		}
+		if s.n != dataLen {
+			return fmt.Errorf("data unit: wrote %d bytes, header says %d", s.n, dataLen)
+		}
+		if pad := padded(dataLen) - dataLen; pad > 0 {
+			if _, err := w.bw.Write(make([]byte, pad)); err != nil {
+				return err
+			}
+		}
+		w.off += padded(dataLen)
+	}
+	if !checksum {
+		return nil
+	}
+	datasum := s.Sum()
+	setChecksumCards(hdr, zeroChecksum, datasum)
+	withSum, err := hdr.Bytes()
+	if err != nil {
+		return err
+	}
+	setChecksumCards(hdr, encodeChecksum(onesAdd(sum32(withSum), datasum)), datasum)
+	final, err := hdr.Bytes()
+	if err != nil {
+		return err
+	}
+	if len(final) != len(first) {
+		return fmt.Errorf("header changed size while adding its checksum")
+	}
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	_, err = w.dst.WriteAt(final, start)
+	return err
+}
+
+// Flush writes out anything buffered.
+func (w *Writer) Flush() error { return w.bw.Flush() }
+
+func setChecksumCards(h *Header, checksum string, datasum uint32) {
+	h.Set(StringCard("CHECKSUM", checksum, "HDU checksum"))
+	h.Set(StringCard("DATASUM", strconv.FormatUint(uint64(datasum), 10), "data unit checksum"))
+}
+
+// ChecksumStatus is the outcome of checking one HDU's CHECKSUM and DATASUM.
+type ChecksumStatus struct {
+	HasChecksum, HasDatasum bool
+	ChecksumOK, DatasumOK   bool
+}
+
+// OK reports both cards present and valid.
+func (c ChecksumStatus) OK() bool {
+	return c.HasChecksum && c.HasDatasum && c.ChecksumOK && c.DatasumOK
+}
+
+// VerifyChecksum recomputes the sums of one HDU of f. buf is scratch space.
+func VerifyChecksum(r io.ReaderAt, h *HDU, buf []byte) (ChecksumStatus, error) {
+	var st ChecksumStatus
+	hdrBytes := make([]byte, h.HeaderSize)
+	if _, err := r.ReadAt(hdrBytes, h.Start); err != nil {
+		return st, err
+	}
+	datasum, err := SumReader(io.NewSectionReader(r, h.DataStart(), padded(h.DataSize)), padded(h.DataSize), buf)
+	if err != nil {
+		return st, err
+	}
+	if v, err := h.Header.String("DATASUM"); err == nil {
+		st.HasDatasum = true
+		st.DatasumOK = v == strconv.FormatUint(uint64(datasum), 10)
+	}
+	if _, err := h.Header.String("CHECKSUM"); err == nil {
+		st.HasChecksum = true
+		st.ChecksumOK = onesAdd(sum32(hdrBytes), datasum) == 0xffffffff
+	}
+	return st, nil
+}
