@@ -342,53 +342,35 @@ func (c *Card) format() ([]string, error) {
 }
 
 // formatLong writes a string too long for one card with the CONTINUE
-// convention, as astropy does: every piece but the last ends with '&'; the
-// comment goes on the last card, or on trailing CONTINUE cards of its own.
+// convention exactly as astropy does: the value in word-aligned pieces of at
+// most 67 characters, each but the last ending with '&', and a comment on
+// CONTINUE cards of its own in pieces of at most 64.
 func (c *Card) formatLong(head string) ([]string, error) {
 	if c.Hierarch {
 		return nil, fmt.Errorf("card %s: long HIERARCH strings are not supported", c.Key)
 	}
-	const room = 67 // 80 - 10 (keyword field) - 2 quotes - 1 ampersand
-	esc := strings.ReplaceAll(c.Str, "'", "''")
-	var pieces []string
-	for esc != "" {
-		n := min(room, len(esc))
-		// Never split an escaped quote pair across cards.
-		if n < len(esc) && strings.Count(esc[:n], "'")%2 == 1 {
-			n--
-		}
-		pieces = append(pieces, esc[:n])
-		esc = esc[n:]
-	}
-	var comments []string
-	if c.Comment != "" {
-		last := pieces[len(pieces)-1]
-		if 10+len(last)+2+3+len(c.Comment) > CardLen {
-			comments = chunk(c.Comment, 64)
-		}
-	}
+	pieces := wordsGroup(strings.ReplaceAll(c.Str, "'", "''"), 67, true)
 	var imgs []string
 	for i, p := range pieces {
 		prefix := "CONTINUE  "
 		if i == 0 {
 			prefix = head
 		}
-		amp := "&"
-		if i == len(pieces)-1 && comments == nil {
-			amp = ""
+		format := "'%s&'"
+		if c.Comment == "" && i == len(pieces)-1 {
+			format = "'%s'"
 		}
-		img := prefix + "'" + p + amp + "'"
-		if i == len(pieces)-1 && comments == nil && c.Comment != "" {
-			img += " / " + c.Comment
-		}
-		imgs = append(imgs, img)
+		imgs = append(imgs, prefix+fmt.Sprintf(format, p))
 	}
-	for i, part := range comments {
-		val := "'&'"
-		if i == len(comments)-1 {
-			val = "''"
+	if c.Comment != "" {
+		words := wordsGroup(c.Comment, 64, false)
+		for i, w := range words {
+			prefix := "CONTINUE  '&' / "
+			if i == len(words)-1 {
+				prefix = "CONTINUE  '' / "
+			}
+			imgs = append(imgs, prefix+w)
 		}
-		imgs = append(imgs, "CONTINUE  "+val+" / "+part)
 	}
 	for i, img := range imgs {
 		if len(img) > CardLen {
@@ -397,6 +379,39 @@ func (c *Card) formatLong(head string) ([]string, error) {
 		imgs[i] = fmt.Sprintf("%-80s", img)
 	}
 	return imgs, nil
+}
+
+// wordsGroup splits s into pieces of at most width characters, each ending
+// after the last blank before the limit (with a blank assumed after the end
+// of s), and inside a word only when no blank is in reach: astropy's
+// _words_group, so long cards break where astropy breaks them.
+//
+// With pairs set, s is an escaped FITS string whose quotes come in pairs,
+// and no piece ends between the two quotes of a pair (astropy would split
+// one, which reads back as two quotes).
+func wordsGroup(s string, width int, pairs bool) []string {
+	t := s + " "
+	var out []string
+	for start := 0; ; {
+		end := strings.LastIndexByte(t[:min(start+width, len(t))], ' ') + 1
+		if end <= start {
+			end = min(start+width, len(s))
+		}
+		if pairs && end < len(s) {
+			run := 0
+			for i := end - 1; i >= start && s[i] == '\''; i-- {
+				run++
+			}
+			if run%2 == 1 {
+				end--
+			}
+		}
+		out = append(out, s[start:min(end, len(s))])
+		if end >= len(s) {
+			return out
+		}
+		start = end
+	}
 }
 
 func chunk(s string, n int) []string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // HDU locates one header-data unit in a file.
@@ -101,13 +102,15 @@ func scanOne(r io.ReaderAt, off, size int64, index int) (*HDU, error) {
 		if index == 0 && len(buf) == BlockLen && !isFITSStart(buf) {
 			return nil, &FormatError{-1, 0, errors.New("not a FITS file: does not start with SIMPLE = T")}
 		}
-		hdr, hlen, err := ParseHeader(buf)
-		if errors.Is(err, ErrNoEND) {
+		// Parse only once the END card has arrived, so a long header costs
+		// one pass, not one per block.
+		if !hasEND(block) {
 			if len(buf) > 1<<20 {
 				return nil, &FormatError{index, off, errors.New("header larger than 1 MiB without END")}
 			}
 			continue
 		}
+		hdr, hlen, err := ParseHeader(buf)
 		if err != nil {
 			return nil, &FormatError{index, off, err}
 		}
@@ -122,6 +125,15 @@ func scanOne(r io.ReaderAt, off, size int64, index int) (*HDU, error) {
 		h.DataSize = ds
 		return h, nil
 	}
+}
+
+func hasEND(block []byte) bool {
+	for i := 0; i+CardLen <= len(block); i += CardLen {
+		if string(block[i:i+3]) == "END" && strings.TrimRight(string(block[i+3:i+CardLen]), " ") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func isFITSStart(b []byte) bool {

@@ -57,11 +57,12 @@ func joinContinue(prev *Card, img string) bool {
 		return false
 	}
 	prev.Str = strings.TrimSuffix(prev.Str, "&") + v.Str
+	// astropy joins the comment pieces of CONTINUE cards with one blank.
 	if v.Comment != "" {
 		if prev.Comment != "" {
 			prev.Comment += " "
 		}
-		prev.Comment += v.Comment
+		prev.Comment += strings.TrimRight(v.Comment, " ")
 	}
 	prev.raw = append(prev.raw, img)
 	return true
@@ -160,6 +161,11 @@ func (h *Header) Append(c Card) {
 	copy(h.Cards[at+1:], h.Cards[at:])
 	h.Cards[at] = c
 }
+
+// Add puts a card at the very end, whatever it is: how a writer that
+// builds a header in order (azcam's section banners, then their keywords)
+// lays it out.
+func (h *Header) Add(c Card) { h.Cards = append(h.Cards, c) }
 
 // Delete removes every card with key and reports whether there was one.
 func (h *Header) Delete(key string) bool {

@@ -1,0 +1,276 @@
+package fits
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+
+	"github.com/obsdata/dataman/internal/astro"
+)
+
+// Options switch the conditioning steps (the processing keys of the
+// dataMan config) and carry what the provenance cards record.
+type Options struct {
+	FixDETSEC, FixDateTime, FixTemps, FixMisc, MakeOTM bool
+	// Site is used for HJD/BJD when the primary lacks LATITUDE, LONGITUD or
+	// ELEVATIO.
+	Site       astro.Site
+	Version    string // dataman version, written as DMVERS
+	ConfigHash string // hash of the processing config, written as DMCONFIG
+}
+
+// AllSteps returns options with every step on, at the LBT site.
+func AllSteps(version, configHash string) Options {
+	return Options{FixDETSEC: true, FixDateTime: true, FixTemps: true, FixMisc: true, MakeOTM: true,
+		Site: astro.LBT, Version: version, ConfigHash: configHash}
+}
+
+// Result describes one conditioned file.
+type Result struct {
+	UniqName  string
+	Warnings  []string
+	QBias     [4]float64 // Q1..Q4 (= IM3, IM4, IM1, IM2) median overscan bias
+	QStd      [4]float64
+	RawSize   int64
+	RawSHA256 string
+	OutSize   int64
+	HDUs      int
+}
+
+// StepError is a conditioning failure: the step and the reason.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+func stepErr(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &StepError{step, err}
+}
+
+// ErrConditioned is returned for a file that dataman (or dataMan) has
+// already conditioned: conditioning twice would corrupt it.
+var ErrConditioned = errors.New("already conditioned")
+
+// Provenance keywords written once, in the primary header only.
+const (
+	KeyVersion = "DMVERS"
+	KeyConfig  = "DMCONFIG"
+)
+
+// Condition reads a raw MODS file and writes the conditioned file to dst:
+// the primary and IM1..IM4 with the header fixes, CONPARS unchanged, and the
+// MERGED image as extension 6, every HDU with CHECKSUM and DATASUM. The raw
+// quadrant data are copied unchanged; the raw file is only read.
+func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
+	res := &Result{RawSize: raw.Size}
+	if len(raw.HDUs) < 6 {
+		return nil, stepErr("check", fmt.Errorf("%d extensions, a raw MODS file has 5 (IM1..IM4 and CONPARS)", len(raw.HDUs)-1))
+	}
+	for _, h := range raw.HDUs {
+		if strings.EqualFold(h.Name(), "MERGED") {
+			return nil, stepErr("check", fmt.Errorf("%w: it has a MERGED extension; condition the raw file instead", ErrConditioned))
+		}
+	}
+	primary := raw.HDUs[0].Header.Clone()
+	if v, err := primary.String(KeyVersion); err == nil {
+		return nil, stepErr("check", fmt.Errorf("%w by dataman %s; condition the raw file instead", ErrConditioned, v))
+	}
+	instrume, err := primary.String("INSTRUME")
+	if err != nil {
+		return nil, stepErr("check", fmt.Errorf("primary: %w", err))
+	}
+	instrume = strings.TrimSpace(instrume)
+	var quadHDUs [nQuad]*HDU
+	var quadHdrs [nQuad]*Header
+	for i := range quadHDUs {
+		quadHDUs[i] = raw.HDUs[i+1]
+		quadHdrs[i] = quadHDUs[i].Header.Clone()
+	}
+	geom, warns, err := readGeometry(primary, quadHDUs)
+	if err != nil {
+		return nil, stepErr("geometry", err)
+	}
+	res.Warnings = append(res.Warnings, warns...)
+	conparsHDU := findConpars(raw.HDUs)
+	if conparsHDU == nil {
+		return nil, stepErr("fixTemps", errors.New("no CONPARS table (extension 5)"))
+	}
+
+	// dataMan sets UNIQNAME first, then runs the fixes in this order.
+	iso, _, err := exposureStart(primary)
+	if err == nil {
+		res.UniqName, err = uniqName(instrume, iso)
+	}
+	if err != nil {
+		return nil, stepErr("uniqname", fmt.Errorf("cannot name the exposure start: %w", err))
+	}
+	primary.Set(StringCard("UNIQNAME", res.UniqName, "Unique filename"))
+	if opts.FixDETSEC {
+		fixDETSEC(geom, quadHdrs)
+	}
+	if opts.FixDateTime {
+		res.Warnings = append(res.Warnings, fixDateTime(primary, opts.Site)...)
+	}
+	if opts.FixTemps {
+		data := make([]byte, conparsHDU.DataSize)
+		if _, err := raw.ReadAt(data, conparsHDU.DataStart()); err != nil {
+			return nil, stepErr("fixTemps", fmt.Errorf("reading CONPARS: %w", err))
+		}
+		cp, err := readConpars(conparsHDU, data)
+		if err != nil {
+			return nil, stepErr("fixTemps", err)
+		}
+		res.Warnings = append(res.Warnings, fixTemps(primary, instrume, cp)...)
+	}
+	if opts.FixMisc {
+		res.Warnings = append(res.Warnings, fixMisc(primary, geom)...)
+	}
+
+	var readers [nQuad]*quadReader
+	var merged *Header
+	var mergedData int64
+	if opts.MakeOTM {
+		var bias, std [nQuad]float64
+		for i := range readers {
+			if readers[i], err = newQuadReader(raw, quadHDUs[i], geom); err != nil {
+				return nil, stepErr("merge", err)
+			}
+			if bias[i], std[i], err = readers[i].biasStats(); err != nil {
+				return nil, stepErr("merge", err)
+			}
+		}
+		for i, m := range []string{"Q3 flip cols", "Q4 flip rows and cols", "Q1 flip cols", "Q2 flip rows and cols"} {
+			quadHdrs[i].Set(StringCard("MODSQUAD", m, "Mapping into MODS CCD"))
+		}
+		// Q1..Q4 are IM3, IM4, IM1, IM2.
+		for qn, im := range [4]int{2, 3, 0, 1} {
+			res.QBias[qn], res.QStd[qn] = bias[im], std[im]
+		}
+		merged = mergedHeader(primary, geom, res.QBias, res.QStd)
+		mergedData = 2 * geom.XTrim() * 2 * geom.NY * 4
+		ensureLongstrn(merged)
+	}
+	primary.Set(StringCard(KeyVersion, opts.Version, "dataman version that conditioned this file"))
+	primary.Set(StringCard(KeyConfig, opts.ConfigHash, "dataman processing config hash"))
+	ensureLongstrn(primary)
+
+	// Write in file order, hashing the raw bytes as they are read.
+	rawHash := sha256.New()
+	w := NewWriter(dst)
+	if err := hashRaw(raw, rawHash, 0, raw.HDUs[1].Start); err != nil {
+		return nil, stepErr("read", err)
+	}
+	if err := w.WriteHDU(primary, 0, nil); err != nil {
+		return nil, stepErr("write", fmt.Errorf("primary: %w", err))
+	}
+	for i, h := range raw.HDUs[1:] {
+		hdr := h.Header.Clone()
+		if i < nQuad {
+			hdr = quadHdrs[i]
+		}
+		ensureLongstrn(hdr)
+		if err := hashRaw(raw, rawHash, h.Start, h.DataStart()); err != nil {
+			return nil, stepErr("read", err)
+		}
+		fill := func(dst io.Writer) error {
+			_, err := io.Copy(dst, io.TeeReader(raw.Data(h), rawHash))
+			return err
+		}
+		if err := w.WriteHDU(hdr, h.DataSize, fill); err != nil {
+			return nil, stepErr("write", fmt.Errorf("%s: %w", h.Name(), err))
+		}
+		if err := hashRaw(raw, rawHash, h.DataStart()+h.DataSize, h.End()); err != nil {
+			return nil, stepErr("read", err)
+		}
+	}
+	if merged != nil {
+		if err := w.WriteHDU(merged, mergedData, mergedFill(readers, [nQuad]float64{res.QBias[2], res.QBias[3], res.QBias[0], res.QBias[1]})); err != nil {
+			return nil, stepErr("write", fmt.Errorf("MERGED: %w", err))
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return nil, stepErr("write", err)
+	}
+	res.RawSHA256 = hex.EncodeToString(rawHash.Sum(nil))
+	res.OutSize = w.Offset()
+	res.HDUs = len(raw.HDUs)
+	if merged != nil {
+		res.HDUs++
+	}
+	return res, nil
+}
+
+// hashRaw feeds raw bytes [from, to) to h.
+func hashRaw(raw *File, h hash.Hash, from, to int64) error {
+	if to <= from {
+		return nil
+	}
+	_, err := io.Copy(h, io.NewSectionReader(raw, from, to-from))
+	return err
+}
+
+// findConpars returns the CONPARS table: by name, else extension 5 as
+// dataMan addresses it.
+func findConpars(hdus []*HDU) *HDU {
+	for _, h := range hdus[1:] {
+		if strings.EqualFold(h.Name(), "CONPARS") {
+			return h
+		}
+	}
+	if len(hdus) > 5 {
+		return hdus[5]
+	}
+	return nil
+}
+
+// mergedHeader builds the MERGED extension header as astropy's
+// ImageHDU(data, header=primary, name="Merged") does: the image keywords,
+// the processed primary without SIMPLE, BITPIX, NAXIS and EXTEND, then
+// EXTNAME and the per-quadrant bias cards in Qn order.
+func mergedHeader(primary *Header, g Geometry, qbias, qstd [4]float64) *Header {
+	m := &Header{}
+	m.Append(StringCard("XTENSION", "IMAGE", "Image extension"))
+	m.Append(IntCard("BITPIX", -32, "array data type"))
+	m.Append(IntCard("NAXIS", 2, "number of array dimensions"))
+	m.Append(IntCard("NAXIS1", 2*g.XTrim(), ""))
+	m.Append(IntCard("NAXIS2", 2*g.NY, ""))
+	m.Append(IntCard("PCOUNT", 0, "number of parameters"))
+	m.Append(IntCard("GCOUNT", 1, "number of groups"))
+	skip := map[string]bool{"SIMPLE": true, "BITPIX": true, "NAXIS": true, "EXTEND": true, "CHECKSUM": true, "DATASUM": true}
+	for _, c := range primary.Clone().Cards {
+		if skip[c.Key] && !c.IsCommentary() {
+			continue
+		}
+		m.Cards = append(m.Cards, c)
+	}
+	m.Append(StringCard("EXTNAME", "MERGED", ""))
+	for q := 0; q < 4; q++ {
+		m.Append(FloatCard(fmt.Sprintf("Q%dBIAS", q+1), qbias[q], fmt.Sprintf("Q%d median overscan bias [DN]", q+1)))
+		m.Append(FloatCard(fmt.Sprintf("Q%dSTD", q+1), qstd[q], fmt.Sprintf("Q%d overscan bias stdev [DN]", q+1)))
+	}
+	return m
+}
+
+// ensureLongstrn declares the long-string convention in a header that
+// uses CONTINUE cards, which fitsverify otherwise warns about.
+func ensureLongstrn(h *Header) {
+	if h.Has("LONGSTRN") {
+		return
+	}
+	for i := range h.Cards {
+		if imgs, err := h.Cards[i].Images(); err == nil && len(imgs) > 1 && h.Cards[i].Kind == KindString {
+			h.Set(StringCard("LONGSTRN", "OGIP 1.0", "The OGIP long string convention may be used"))
+			return
+		}
+	}
+}

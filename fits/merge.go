@@ -1,0 +1,199 @@
+package fits
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+)
+
+// The bias box of dataMan's otmProc: numpy [2:-2, xtrim+2:nx], that is
+// FITS rows 3..ny−2 and the last OVRSCAN1−2 columns; the skipped rows and
+// columns can hold hot values.
+const (
+	biasRowSkip = 2
+	biasColSkip = 2
+)
+
+// quadReader decodes rows of one raw quadrant to physical values.
+type quadReader struct {
+	r      io.ReaderAt
+	hdu    *HDU
+	g      Geometry
+	bscale float64
+	bzero  float64
+	raw    []byte
+}
+
+func newQuadReader(r io.ReaderAt, h *HDU, g Geometry) (*quadReader, error) {
+	q := &quadReader{r: r, hdu: h, g: g, bscale: 1}
+	for _, k := range []struct {
+		key string
+		dst *float64
+	}{{"BSCALE", &q.bscale}, {"BZERO", &q.bzero}} {
+		if h.Header.Has(k.key) {
+			v, err := h.Header.Float(k.key)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", h.Name(), err)
+			}
+			*k.dst = v
+		}
+	}
+	return q, nil
+}
+
+func (q *quadReader) bytesPerPixel() int64 {
+	b := q.g.BITPIX
+	if b < 0 {
+		b = -b
+	}
+	return b / 8
+}
+
+// rows reads n consecutive rows starting at row (0-based) as raw bytes.
+func (q *quadReader) rows(row, n int64) ([]byte, error) {
+	stride := q.g.NX * q.bytesPerPixel()
+	size := n * stride
+	if int64(cap(q.raw)) < size {
+		q.raw = make([]byte, size)
+	}
+	buf := q.raw[:size]
+	if _, err := q.r.ReadAt(buf, q.hdu.DataStart()+row*stride); err != nil {
+		return nil, fmt.Errorf("%s: reading rows %d..%d: %w", q.hdu.Name(), row+1, row+n, err)
+	}
+	return buf, nil
+}
+
+// decode converts raw big-endian pixels to physical values, as astropy does
+// for the BITPIX 16 + BZERO 32768 files (exact uint16) and in general.
+func (q *quadReader) decode(dst []float64, src []byte) {
+	switch q.g.BITPIX {
+	case 16:
+		for i := range dst {
+			dst[i] = float64(int16(binary.BigEndian.Uint16(src[2*i:])))*q.bscale + q.bzero
+		}
+	case 32:
+		for i := range dst {
+			dst[i] = float64(int32(binary.BigEndian.Uint32(src[4*i:])))*q.bscale + q.bzero
+		}
+	case -32:
+		for i := range dst {
+			dst[i] = float64(math.Float32frombits(binary.BigEndian.Uint32(src[4*i:])))*q.bscale + q.bzero
+		}
+	case -64:
+		for i := range dst {
+			dst[i] = math.Float64frombits(binary.BigEndian.Uint64(src[8*i:]))*q.bscale + q.bzero
+		}
+	}
+}
+
+// biasStats returns numpy's median and population standard deviation of
+// the bias box.
+func (q *quadReader) biasStats() (median, std float64, err error) {
+	x0 := q.g.XTrim() + biasColSkip
+	w := q.g.NX - x0
+	nrows := q.g.NY - 2*biasRowSkip
+	vals := make([]float64, 0, w*nrows)
+	row := make([]float64, q.g.NX)
+	const chunk = 256
+	for r := int64(biasRowSkip); r < q.g.NY-biasRowSkip; r += chunk {
+		n := min(chunk, q.g.NY-biasRowSkip-r)
+		buf, err := q.rows(r, n)
+		if err != nil {
+			return 0, 0, err
+		}
+		stride := q.g.NX * q.bytesPerPixel()
+		for i := int64(0); i < n; i++ {
+			q.decode(row, buf[i*stride:(i+1)*stride])
+			vals = append(vals, row[x0:]...)
+		}
+	}
+	return medianStd(vals)
+}
+
+// medianStd computes numpy's median (the mean of the two middle values for
+// an even count) and np.std with ddof 0: the mean first, then the mean of
+// the squared deviations.
+func medianStd(vals []float64) (float64, float64, error) {
+	n := len(vals)
+	if n == 0 {
+		return 0, 0, fmt.Errorf("empty bias box")
+	}
+	var sum float64
+	for _, v := range vals {
+		if math.IsNaN(v) {
+			return 0, 0, fmt.Errorf("bias box holds NaN")
+		}
+		sum += v
+	}
+	mean := sum / float64(n)
+	var ss float64
+	for _, v := range vals {
+		d := v - mean
+		ss += d * d
+	}
+	std := math.Sqrt(ss / float64(n))
+	slices.Sort(vals)
+	med := vals[n/2]
+	if n%2 == 0 {
+		med = (vals[n/2-1] + vals[n/2]) / 2
+	}
+	return med, std, nil
+}
+
+// mergedFill streams the MERGED image of dataMan's otmProc row by row:
+// MERGED is the DETSEC mosaic of the trimmed, bias-subtracted quadrants
+// flipped top to bottom (spec 5.6). With 0-based numpy rows r and ny rows per
+// quadrant, rows r < ny come from IM3 (left) and IM4 (right, x-reversed) row
+// ny−1−r; rows r ≥ ny from IM1 and IM2 row 2ny−1−r. Each pixel is
+// float32(float64(raw) − median), which is numpy's arithmetic.
+func mergedFill(quads [nQuad]*quadReader, bias [nQuad]float64) func(io.Writer) error {
+	return func(w io.Writer) error {
+		g := quads[0].g
+		xt := g.XTrim()
+		const block = 64
+		out := make([]byte, block*2*xt*4)
+		left := make([]float64, g.NX)
+		right := make([]float64, g.NX)
+		for half := 0; half < 2; half++ {
+			// Top half of MERGED (rows 0..ny-1) from IM3/IM4, bottom from IM1/IM2.
+			li, ri := 2, 3
+			if half == 1 {
+				li, ri = 0, 1
+			}
+			lq, rq := quads[li], quads[ri]
+			for r0 := int64(0); r0 < g.NY; r0 += block {
+				n := min(block, g.NY-r0)
+				// Output rows r0..r0+n-1 of this half read source rows
+				// ny-1-r0 down to ny-n-r0: one contiguous span per quadrant.
+				src := g.NY - r0 - n
+				lraw, err := lq.rows(src, n)
+				if err != nil {
+					return err
+				}
+				rraw, err := rq.rows(src, n)
+				if err != nil {
+					return err
+				}
+				stride := g.NX * lq.bytesPerPixel()
+				o := out[:n*2*xt*4]
+				for i := int64(0); i < n; i++ {
+					srow := n - 1 - i
+					lq.decode(left, lraw[srow*stride:(srow+1)*stride])
+					rq.decode(right, rraw[srow*stride:(srow+1)*stride])
+					line := o[i*2*xt*4 : (i+1)*2*xt*4]
+					lb, rb := bias[li], bias[ri]
+					for c := int64(0); c < xt; c++ {
+						binary.BigEndian.PutUint32(line[4*c:], math.Float32bits(float32(left[c]-lb)))
+						binary.BigEndian.PutUint32(line[4*(xt+c):], math.Float32bits(float32(right[xt-1-c]-rb)))
+					}
+				}
+				if _, err := w.Write(o); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
