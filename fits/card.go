@@ -314,6 +314,9 @@ func (c *Card) format() ([]string, error) {
 			return c.formatLong(head)
 		}
 		val = fmt.Sprintf("%-20s", quoted)
+		if c.Str == "" {
+			val = "''" // astropy writes an empty string bare, unpadded
+		}
 	case KindBool:
 		val = fmt.Sprintf("%20s", c.ValueString())
 	case KindInt, KindFloat:

@@ -86,7 +86,8 @@ func TestFormatCard(t *testing.T) {
 		want string
 	}{
 		{StringCard("OBJECT", "M51", "target"), "OBJECT  = 'M51     '           / target"},
-		{StringCard("OBJECT", "", ""), "OBJECT  = '        '"},
+		{StringCard("OBJECT", "", ""), "OBJECT  = ''"},
+		{StringCard("NSTYPE", "", "Non-sidereal target type"), "NSTYPE  = '' / Non-sidereal target type"},
 		{StringCard("OBSERVER", "O'Neil", ""), "OBSERVER= 'O''Neil '"},
 		{IntCard("NAXIS1", 4178, ""), "NAXIS1  =                 4178"},
 		{IntCard("LTV1", -3634, "Corrected LTV1"), "LTV1    =                -3634 / Corrected LTV1"},

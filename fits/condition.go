@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 
@@ -164,42 +163,21 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	primary.Set(StringCard(KeyConfig, opts.ConfigHash, "dataman processing config hash"))
 	ensureLongstrn(primary)
 
-	// Write in file order, hashing the raw bytes as they are read.
+	// The raw file's SHA-256 (for the ledger) is computed on its own
+	// goroutine while the output is written: the page cache serves both.
+	rawSum := make(chan error, 1)
 	rawHash := sha256.New()
+	go func() {
+		_, err := io.Copy(rawHash, io.NewSectionReader(raw, 0, raw.Size))
+		rawSum <- err
+	}()
 	w := NewWriter(dst)
-	if err := hashRaw(raw, rawHash, 0, raw.HDUs[1].Start); err != nil {
-		return nil, stepErr("read", err)
+	err = writeAll(w, raw, primary, quadHdrs, merged, mergedData, readers, res)
+	if herr := <-rawSum; err == nil && herr != nil {
+		err = stepErr("read", herr)
 	}
-	if err := w.WriteHDU(primary, 0, nil); err != nil {
-		return nil, stepErr("write", fmt.Errorf("primary: %w", err))
-	}
-	for i, h := range raw.HDUs[1:] {
-		hdr := h.Header.Clone()
-		if i < nQuad {
-			hdr = quadHdrs[i]
-		}
-		ensureLongstrn(hdr)
-		if err := hashRaw(raw, rawHash, h.Start, h.DataStart()); err != nil {
-			return nil, stepErr("read", err)
-		}
-		fill := func(dst io.Writer) error {
-			_, err := io.Copy(dst, io.TeeReader(raw.Data(h), rawHash))
-			return err
-		}
-		if err := w.WriteHDU(hdr, h.DataSize, fill); err != nil {
-			return nil, stepErr("write", fmt.Errorf("%s: %w", h.Name(), err))
-		}
-		if err := hashRaw(raw, rawHash, h.DataStart()+h.DataSize, h.End()); err != nil {
-			return nil, stepErr("read", err)
-		}
-	}
-	if merged != nil {
-		if err := w.WriteHDU(merged, mergedData, mergedFill(readers, [nQuad]float64{res.QBias[2], res.QBias[3], res.QBias[0], res.QBias[1]})); err != nil {
-			return nil, stepErr("write", fmt.Errorf("MERGED: %w", err))
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return nil, stepErr("write", err)
+	if err != nil {
+		return nil, err
 	}
 	res.RawSHA256 = hex.EncodeToString(rawHash.Sum(nil))
 	res.OutSize = w.Offset()
@@ -210,13 +188,33 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// hashRaw feeds raw bytes [from, to) to h.
-func hashRaw(raw *File, h hash.Hash, from, to int64) error {
-	if to <= from {
-		return nil
+// writeAll writes the conditioned HDUs in file order: the primary, the raw
+// extensions with their data copied unchanged, then MERGED.
+func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, merged *Header, mergedData int64, readers [nQuad]*quadReader, res *Result) error {
+	if err := w.WriteHDU(primary, 0, nil); err != nil {
+		return stepErr("write", fmt.Errorf("primary: %w", err))
 	}
-	_, err := io.Copy(h, io.NewSectionReader(raw, from, to-from))
-	return err
+	for i, h := range raw.HDUs[1:] {
+		hdr := h.Header.Clone()
+		if i < nQuad {
+			hdr = quadHdrs[i]
+		}
+		ensureLongstrn(hdr)
+		fill := func(dst io.Writer) error {
+			_, err := io.Copy(dst, raw.Data(h))
+			return err
+		}
+		if err := w.WriteHDU(hdr, h.DataSize, fill); err != nil {
+			return stepErr("write", fmt.Errorf("%s: %w", h.Name(), err))
+		}
+	}
+	if merged != nil {
+		bias := [nQuad]float64{res.QBias[2], res.QBias[3], res.QBias[0], res.QBias[1]}
+		if err := w.WriteHDU(merged, mergedData, mergedFill(readers, bias)); err != nil {
+			return stepErr("write", fmt.Errorf("MERGED: %w", err))
+		}
+	}
+	return stepErr("write", w.Flush())
 }
 
 // findConpars returns the CONPARS table: by name, else extension 5 as

@@ -148,52 +148,89 @@ func medianStd(vals []float64) (float64, float64, error) {
 // quadrant, rows r < ny come from IM3 (left) and IM4 (right, x-reversed) row
 // ny−1−r; rows r ≥ ny from IM1 and IM2 row 2ny−1−r. Each pixel is
 // float32(float64(raw) − median), which is numpy's arithmetic.
+//
+// Blocks of rows are computed on one goroutine while the caller's writes
+// (a kernel copy into the page cache) run on another: the two halves of the
+// work overlap on a two-core machine.
 func mergedFill(quads [nQuad]*quadReader, bias [nQuad]float64) func(io.Writer) error {
 	return func(w io.Writer) error {
 		g := quads[0].g
-		xt := g.XTrim()
 		const block = 64
-		out := make([]byte, block*2*xt*4)
-		left := make([]float64, g.NX)
-		right := make([]float64, g.NX)
-		for half := 0; half < 2; half++ {
-			// Top half of MERGED (rows 0..ny-1) from IM3/IM4, bottom from IM1/IM2.
-			li, ri := 2, 3
-			if half == 1 {
-				li, ri = 0, 1
-			}
-			lq, rq := quads[li], quads[ri]
-			for r0 := int64(0); r0 < g.NY; r0 += block {
-				n := min(block, g.NY-r0)
-				// Output rows r0..r0+n-1 of this half read source rows
-				// ny-1-r0 down to ny-n-r0: one contiguous span per quadrant.
-				src := g.NY - r0 - n
-				lraw, err := lq.rows(src, n)
-				if err != nil {
-					return err
+		type chunk struct {
+			b   []byte
+			err error
+		}
+		free := make(chan []byte, 3)
+		for range 3 {
+			free <- make([]byte, block*2*g.XTrim()*4)
+		}
+		full := make(chan chunk, 3)
+		stop := make(chan struct{})
+		go func() {
+			defer close(full)
+			left := make([]float64, g.NX)
+			right := make([]float64, g.NX)
+			for half := 0; half < 2; half++ {
+				// Top half of MERGED from IM3/IM4, bottom half from IM1/IM2.
+				li, ri := 2, 3
+				if half == 1 {
+					li, ri = 0, 1
 				}
-				rraw, err := rq.rows(src, n)
-				if err != nil {
-					return err
-				}
-				stride := g.NX * lq.bytesPerPixel()
-				o := out[:n*2*xt*4]
-				for i := int64(0); i < n; i++ {
-					srow := n - 1 - i
-					lq.decode(left, lraw[srow*stride:(srow+1)*stride])
-					rq.decode(right, rraw[srow*stride:(srow+1)*stride])
-					line := o[i*2*xt*4 : (i+1)*2*xt*4]
-					lb, rb := bias[li], bias[ri]
-					for c := int64(0); c < xt; c++ {
-						binary.BigEndian.PutUint32(line[4*c:], math.Float32bits(float32(left[c]-lb)))
-						binary.BigEndian.PutUint32(line[4*(xt+c):], math.Float32bits(float32(right[xt-1-c]-rb)))
+				for r0 := int64(0); r0 < g.NY; r0 += block {
+					var buf []byte
+					select {
+					case buf = <-free:
+					case <-stop:
+						return
+					}
+					n := min(block, g.NY-r0)
+					out, err := mergeBlock(buf, quads[li], quads[ri], bias[li], bias[ri], r0, n, left, right)
+					full <- chunk{out, err}
+					if err != nil {
+						return
 					}
 				}
-				if _, err := w.Write(o); err != nil {
-					return err
-				}
 			}
+		}()
+		defer close(stop)
+		for c := range full {
+			if c.err != nil {
+				return c.err
+			}
+			if _, err := w.Write(c.b); err != nil {
+				return err
+			}
+			free <- c.b[:cap(c.b)]
 		}
 		return nil
 	}
+}
+
+// mergeBlock computes MERGED rows r0..r0+n-1 of one half. Those rows read
+// source rows ny-1-r0 down to ny-n-r0: one contiguous span per quadrant.
+func mergeBlock(out []byte, lq, rq *quadReader, lb, rb float64, r0, n int64, left, right []float64) ([]byte, error) {
+	g := lq.g
+	xt := g.XTrim()
+	src := g.NY - r0 - n
+	lraw, err := lq.rows(src, n)
+	if err != nil {
+		return nil, err
+	}
+	rraw, err := rq.rows(src, n)
+	if err != nil {
+		return nil, err
+	}
+	stride := g.NX * lq.bytesPerPixel()
+	out = out[:n*2*xt*4]
+	for i := int64(0); i < n; i++ {
+		srow := n - 1 - i
+		lq.decode(left, lraw[srow*stride:(srow+1)*stride])
+		rq.decode(right, rraw[srow*stride:(srow+1)*stride])
+		line := out[i*2*xt*4 : (i+1)*2*xt*4]
+		for c := int64(0); c < xt; c++ {
+			binary.BigEndian.PutUint32(line[4*c:], math.Float32bits(float32(left[c]-lb)))
+			binary.BigEndian.PutUint32(line[4*(xt+c):], math.Float32bits(float32(right[xt-1-c]-rb)))
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,127 @@
+package fits_test
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/obsdata/dataman/fits"
+	"github.com/obsdata/dataman/fits/synth"
+)
+
+// edit rewrites a raw file HDU by HDU: headers go through hdr, and HDUs for
+// which keep returns false are dropped. Data are copied, cut to the size
+// the edited header declares.
+func edit(t *testing.T, src string, keep func(i int) bool, hdr func(i int, h *fits.Header)) string {
+	t.Helper()
+	in, err := fits.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := fits.NewWriter(f)
+	for i, h := range in.HDUs {
+		if keep != nil && !keep(i) {
+			continue
+		}
+		hh := h.Header.Clone()
+		if hdr != nil {
+			hdr(i, hh)
+		}
+		n := h.DataSize
+		if naxis, _ := hh.Int("NAXIS"); naxis == 2 {
+			x, _ := hh.Int("NAXIS1")
+			y, _ := hh.Int("NAXIS2")
+			bp, _ := hh.Int("BITPIX")
+			n = min(n, x*y*max(bp, -bp)/8)
+		}
+		err := w.WritePlainHDU(hh, n, func(dst io.Writer) error {
+			_, err := io.Copy(dst, io.LimitReader(in.Data(h), n))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestBadInput(t *testing.T) {
+	good := genRaw(t, synth.Default("mods1b", 9, "1k-2x2"))
+	goodBytes, _ := os.ReadFile(good)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(t.TempDir(), name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	del := func(idx int, key string) func(int, *fits.Header) {
+		return func(i int, h *fits.Header) {
+			if i == idx {
+				h.Delete(key)
+			}
+		}
+	}
+	noEnd := strings.Replace(string(goodBytes[:2880*4]), "END"+strings.Repeat(" ", 77), "XND"+strings.Repeat(" ", 77), 1)
+	cases := []struct {
+		name string
+		path string
+		want []string // the error must name the step and the reason
+	}{
+		{"not FITS", write("notes.fits", []byte(strings.Repeat("not a fits file\n", 400))), []string{"read", "not a FITS file"}},
+		{"empty", write("empty.fits", nil), []string{"read", "empty"}},
+		{"truncated", write("cut.fits", goodBytes[:len(goodBytes)*2/3]), []string{"read", "truncated"}},
+		{"no END", write("noend.fits", []byte(noEnd)), []string{"read"}},
+		{"4 extensions", edit(t, good, func(i int) bool { return i < 5 }, nil), []string{"check", "4 extensions"}},
+		{"quadrants differ", edit(t, good, nil, func(i int, h *fits.Header) {
+			if i == 3 {
+				y, _ := h.Int("NAXIS2")
+				h.Set(fits.IntCard("NAXIS2", y-1, ""))
+			}
+		}), []string{"geometry", "quadrants differ"}},
+		{"no REF-PIX1", edit(t, good, nil, del(0, "REF-PIX1")), []string{"geometry", "REF-PIX1"}},
+		{"no OVRSCAN1", edit(t, good, nil, del(1, "OVRSCAN1")), []string{"geometry", "OVRSCAN1"}},
+		{"no INSTRUME", edit(t, good, nil, del(0, "INSTRUME")), []string{"check", "INSTRUME"}},
+		{"CONPARS without columns", edit(t, good, nil, del(5, "TTYPE1")), []string{"fixTemps", "Keyword and Value"}},
+		{"CONPARS not a table", edit(t, good, nil, func(i int, h *fits.Header) {
+			if i == 5 {
+				h.Set(fits.StringCard("TFORM2", "20Z", ""))
+			}
+		}), []string{"fixTemps", "TFORM2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := os.ReadFile(c.path)
+			var err error
+			in, err := fits.Open(c.path)
+			if err == nil {
+				_, err = fits.Condition(in, &discard{}, opts())
+				in.Close()
+				if err == nil {
+					t.Fatal("conditioned without error")
+				}
+			} else {
+				err = &fits.StepError{Step: "read", Err: err}
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			after, _ := os.ReadFile(c.path)
+			if string(before) != string(after) {
+				t.Error("input changed")
+			}
+		})
+	}
+}
