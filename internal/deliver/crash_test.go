@@ -1,0 +1,120 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/obsdata/dataman/internal/ledger"
+)
+
+// crashPoints are the places of the write sequence, in the order a delivery
+// passes them.
+var crashPoints = []string{
+	"store/after-temp-create",
+	"store/after-write",
+	"store/after-fsync",
+	"store/after-rename",
+	"store/after-ledger",
+	"dispatch/after-temp-create",
+	"dispatch/after-write",
+	"dispatch/after-fsync",
+	"dispatch/after-rename",
+	"dispatch/before-new",
+	"dispatch/after-new",
+	"dispatch/after-ledger",
+}
+
+const (
+	crashEnv     = "DATAMAN_DELIVER_CRASH_AT"
+	crashRootEnv = "DATAMAN_DELIVER_CRASH_ROOT"
+)
+
+// TestMain lets the test binary play the crashing child: re-run with
+// crashEnv set, it delivers one file and kills itself with SIGKILL at that
+// point, as os/exec's tests re-run themselves as helpers.
+func TestMain(m *testing.M) {
+	if point := os.Getenv(crashEnv); point != "" {
+		crashChild(point, os.Getenv(crashRootEnv))
+	}
+	os.Exit(m.Run())
+}
+
+func crashChild(point, root string) {
+	crashHook = func(p string) {
+		if p == point {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+	}
+	d, err := New(optionsIn(root), &fakeCond{})
+	if err == nil {
+		_, err = d.Ensure(context.Background(), rawName(1), Deliver)
+	}
+	fmt.Fprintf(os.Stderr, "crash point %s never reached (err: %v)\n", point, err)
+	os.Exit(3)
+}
+
+// The matrix must cover every point a delivery passes.
+func TestCrashPointsComplete(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 5000)
+	var hit []string
+	crashHook = func(p string) { hit = append(hit, p) }
+	defer func() { crashHook = nil }()
+	e.ensure(base, Deliver)
+	if !slices.Equal(hit, crashPoints) {
+		t.Fatalf("a delivery passes\n %q\nthe matrix has\n %q", hit, crashPoints)
+	}
+}
+
+func TestCrashMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-runs the test binary for each point")
+	}
+	for _, point := range crashPoints {
+		t.Run(point, func(t *testing.T) {
+			e := newEnv(t, nil)
+			base := e.raw(1, 3*chunk)
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), crashEnv+"="+point, crashRootEnv+"="+e.root)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child was not killed at %s: %v\n%s", point, err, out)
+			}
+
+			// Under every final name: nothing, or the whole right thing.
+			want := e.want(base)
+			for _, p := range []string{e.storedPath(base), e.repoPath(base)} {
+				if b, err := os.ReadFile(p); err == nil && string(b) != string(want) {
+					t.Fatalf("%s is partial (%d of %d bytes)", p, len(b), len(want))
+				}
+			}
+			if b, err := os.ReadFile(e.newPath()); err == nil && string(b) != base+"\n" {
+				t.Fatalf(".new = %q", b)
+			}
+			if _, problems, err := ledger.Read(ledger.Path(e.StateDir, "mods1b")); err != nil && !errors.Is(err, os.ErrNotExist) || len(problems) > 0 {
+				t.Fatalf("ledger: %v %v", err, problems)
+			}
+
+			// The next run completes the delivery and removes the dead
+			// child's temporaries.
+			e.reopen(nil)
+			e.ensure(base, Deliver)
+			e.checkDelivered(base)
+			noTemps(t, e.root)
+			if ev := e.latest(base, ledger.StepDispatch); !ev.Done() {
+				t.Fatalf("ledger after recovery: %+v", ev)
+			}
+			if rep := e.ensure(base, Deliver); !rep.Already {
+				t.Fatalf("third run: %+v", rep)
+			}
+		})
+	}
+}

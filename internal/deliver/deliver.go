@@ -1,0 +1,334 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/ledger"
+)
+
+// Output is what a Conditioner writes to: a temporary file in the store
+// folder. The FITS writer appends, then rewrites headers in place with
+// WriteAt or Seek+Write.
+type Output interface {
+	io.Writer
+	io.WriterAt
+	io.Seeker
+}
+
+// Conditioner turns a raw file into its conditioned FITS file.
+type Conditioner interface {
+	// Condition writes the complete conditioned file for rawPath to out and
+	// returns facts about the raw input. It must honour ctx, and it must be
+	// deterministic: the same raw file gives the same bytes.
+	Condition(ctx context.Context, rawPath string, out Output) (RawInfo, error)
+}
+
+// RawInfo is what a Conditioner reports about a raw file.
+type RawInfo struct {
+	Size     int64
+	SHA256   string // hex
+	UniqName string // the UNIQNAME card of the conditioned file, the first name tried on a collision under PolicyRename
+}
+
+// Policy says what to do when a different file already has the name being
+// written. Identical content is never a collision.
+type Policy string
+
+// The collision policies, as in the configuration.
+const (
+	PolicyRename    Policy = "rename"    // the UNIQNAME, then <uniq>-2.fits, -3…: the first name free or holding identical content
+	PolicyError     Policy = "error"     // fail; nothing is written
+	PolicyOverwrite Policy = "overwrite" // replace the file that is there, atomically
+)
+
+// DestOptions are the settings of one destination (the store or the repository).
+//
+// MinFree is checked before writing: for the repository against the stored
+// copy's size, for the store against an estimate of three times the raw
+// file's (the conditioned file adds a float32 mosaic to the int16 images).
+//
+// Timeout bounds a stall, not a whole step: each file operation and each
+// chunk copied restarts it. For the store it also covers the conditioner
+// (which reads the raw file, itself on NFS), so it must be longer than the
+// longest pause between two of the conditioner's writes.
+type DestOptions struct {
+	Collision Policy        // empty means PolicyRename, dataMan's behaviour
+	MinFree   int64         // bytes to leave free; 0 turns the check off
+	Timeout   time.Duration // 0 waits for ever
+}
+
+// Options configure a Deliverer.
+type Options struct {
+	Layout
+	Proc, Repo DestOptions
+	Version    string // dataman's version, for the ledger
+	ConfigHash string
+	Log        *slog.Logger     // nil discards
+	Now        func() time.Time // the ledger's clock; nil is time.Now
+}
+
+// Mode says what Ensure should do.
+type Mode uint
+
+const (
+	Archive      Mode = iota + 1 // condition and store
+	Deliver                      // condition, store and dispatch
+	DispatchOnly                 // copy the stored file to the repository
+	// DryRun, or-ed with one of the above, reports what would be done and
+	// changes nothing: no file, no folder, no ledger line.
+	DryRun Mode = 1 << 4
+)
+
+func (m Mode) kind() Mode { return m &^ DryRun }
+
+// Report is what Ensure did, or in a dry run would do.
+type Report struct {
+	File       string
+	Stored     string   // path of the stored copy
+	Dispatched string   // path of the dispatched copy
+	Actions    []string // for people: "stored /home/data/20260119/…", "already delivered", "dispatch pending: …"
+	Already    bool     // the ledger and the files showed there was nothing to do
+	Pending    bool     // the dispatch failed for a reason that may pass; RetryPending will try again
+	Err        error
+	Timings    Timings
+}
+
+// Timings are the wall-clock durations of the steps.
+type Timings struct {
+	Condition, Store, Dispatch time.Duration
+}
+
+// Errors that callers can test with errors.Is.
+var (
+	ErrPending   = errors.New("dispatch pending")
+	ErrCollision = errors.New("a different file has this name")
+	ErrChecksum  = errors.New("checksum mismatch")
+	ErrTimeout   = errors.New("timed out")
+)
+
+// errNoSource marks a dispatch that has nothing to copy; retrying cannot help.
+var errNoSource = errors.New("no stored copy")
+
+// Deliverer runs the delivery path. It is safe for concurrent use; two
+// Ensure calls for the same file run one after the other.
+type Deliverer struct {
+	opts Options
+	cond Conditioner
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu       sync.Mutex
+	ledgers  map[string]*ledger.Ledger // by upper-case channel
+	cleaned  map[string]bool           // folders already rid of stale temporaries
+	inflight map[string]chan struct{}  // files being ensured
+	stuck    map[string]int            // folders with file operations still blocked after a timeout
+
+	// fault, when set by tests, runs before each file operation on a
+	// destination and can fail it or block it.
+	fault func(op, path string) error
+	// bg counts goroutines doing file operations, which can outlive Ensure.
+	bg sync.WaitGroup
+}
+
+// New checks opts and returns a Deliverer.
+func New(opts Options, c Conditioner) (*Deliverer, error) {
+	if c == nil {
+		return nil, errors.New("deliver: no conditioner")
+	}
+	for _, p := range []struct {
+		name string
+		dir  *string
+	}{{"data", &opts.DataDir}, {"proc", &opts.ProcDir}, {"repo", &opts.RepoDir}, {"state", &opts.StateDir}} {
+		if *p.dir == "" {
+			return nil, fmt.Errorf("deliver: no %s directory", p.name)
+		}
+		abs, err := filepath.Abs(*p.dir)
+		if err != nil {
+			return nil, fmt.Errorf("deliver: %s directory: %w", p.name, err)
+		}
+		*p.dir = abs
+	}
+	for _, d := range []*DestOptions{&opts.Proc, &opts.Repo} {
+		switch d.Collision {
+		case "":
+			d.Collision = PolicyRename
+		case PolicyRename, PolicyError, PolicyOverwrite:
+		default:
+			return nil, fmt.Errorf("deliver: %q is not a collision policy (use rename, error or overwrite)", d.Collision)
+		}
+	}
+	d := &Deliverer{
+		opts:     opts,
+		cond:     c,
+		log:      opts.Log,
+		now:      opts.Now,
+		ledgers:  map[string]*ledger.Ledger{},
+		cleaned:  map[string]bool{},
+		inflight: map[string]chan struct{}{},
+		stuck:    map[string]int{},
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	return d, nil
+}
+
+// Layout is the layout the Deliverer writes, with absolute paths.
+func (d *Deliverer) Layout() Layout { return d.opts.Layout }
+
+// Close closes the ledgers. File operations still blocked on a dead mount
+// are not waited for.
+func (d *Deliverer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for k, l := range d.ledgers {
+		errs = append(errs, l.Close())
+		delete(d.ledgers, k)
+	}
+	return errors.Join(errs...)
+}
+
+// Ensure makes sure the raw file rawName is conditioned, stored and, for
+// Deliver and DispatchOnly, dispatched. Only the base name of rawName counts,
+// as in dataMan: the raw file is always read from <DataDir>/<chan>/.
+//
+// If the ledger says the steps are done and the files still have the size and
+// modification time it recorded, Ensure reads nothing and reports "already
+// delivered". Otherwise it works from content: an identical file already at a
+// destination is kept as it is. A dispatch that fails for a reason that may
+// pass (destination missing, read-only, full, hung) leaves the stored copy in
+// place, is recorded as pending, and returns an error wrapping ErrPending.
+//
+// Errors read "<file>: <step>: <reason>".
+func (d *Deliverer) Ensure(ctx context.Context, rawName string, how Mode) (Report, error) {
+	rep := Report{File: filepath.Base(rawName)}
+	err := d.ensure(ctx, rawName, how, &rep)
+	rep.Err = err
+	return rep, err
+}
+
+func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *Report) error {
+	n, err := ParseName(rep.File)
+	if err != nil {
+		return err
+	}
+	kind := how.kind()
+	if kind < Archive || kind > DispatchOnly {
+		return fmt.Errorf("%s: unknown mode %d", n.Base, how)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", n.Base, err)
+	}
+	if how&DryRun != 0 {
+		return d.plan(ctx, n, kind, rep)
+	}
+	release, err := d.acquire(ctx, n.Base)
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.Base, err)
+	}
+	defer release()
+	lg, err := d.ledger(n.Chan)
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.Base, err)
+	}
+	j := &job{d: d, n: n, lg: lg, state: lg.State(n.Base), rep: rep}
+	if j.state == nil {
+		j.state = map[string]ledger.Event{}
+	}
+	return j.run(ctx, kind)
+}
+
+// acquire waits until no other Ensure of file is running, so that duplicate
+// requests (a repeated datagram, a sweep finding a file in flight) find the
+// work done instead of racing it.
+func (d *Deliverer) acquire(ctx context.Context, file string) (func(), error) {
+	for {
+		d.mu.Lock()
+		busy, ok := d.inflight[file]
+		if !ok {
+			mine := make(chan struct{})
+			d.inflight[file] = mine
+			d.mu.Unlock()
+			return func() {
+				d.mu.Lock()
+				delete(d.inflight, file)
+				d.mu.Unlock()
+				close(mine)
+			}, nil
+		}
+		d.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (d *Deliverer) ledger(channel string) (*ledger.Ledger, error) {
+	key := strings.ToUpper(channel)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l := d.ledgers[key]; l != nil {
+		return l, nil
+	}
+	l, err := ledger.Open(d.opts.StateDir, key)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range l.Problems() {
+		d.log.Warn("ledger", "problem", p)
+	}
+	d.ledgers[key] = l
+	return l, nil
+}
+
+// cleanOnce removes stale temporaries from dir the first time this process
+// writes there; later temporaries of ours are removed by our own error paths.
+func (d *Deliverer) cleanOnce(dir string) []string {
+	d.mu.Lock()
+	done := d.cleaned[dir]
+	d.cleaned[dir] = true
+	d.mu.Unlock()
+	if done {
+		return nil
+	}
+	removed, err := atomicfile.CleanStale(dir)
+	if err != nil {
+		d.log.Warn("removing stale temporary files", "dir", dir, "err", err)
+	}
+	for _, p := range removed {
+		d.log.Info("removed stale temporary file", "path", p)
+	}
+	return removed
+}
+
+func (d *Deliverer) inject(op, path string) error {
+	if d.fault == nil {
+		return nil
+	}
+	return d.fault(op, path)
+}
+
+// crashHook, set only by the crash tests, runs at named points of the write
+// sequence; the test's child process kills itself there with SIGKILL.
+var crashHook func(point string)
+
+func crash(point string) {
+	if crashHook != nil {
+		crashHook(point)
+	}
+}

@@ -1,0 +1,445 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/obsdata/dataman/internal/ledger"
+)
+
+// checkPending checks a dispatch that failed for a reason that may pass: the
+// stored copy landed, nothing is in repoDir under a final name, and the
+// ledger says pending with the reason.
+func (e *env) checkPending(base string, rep Report, err error, cause error) {
+	e.t.Helper()
+	if !errors.Is(err, ErrPending) || !rep.Pending || !errors.Is(err, cause) {
+		e.t.Fatalf("err %v (want pending and %v), report %+v", err, cause, rep)
+	}
+	if !strings.HasPrefix(err.Error(), base+": dispatch: ") {
+		e.t.Errorf("message %q", err)
+	}
+	if !hasAction(rep, "dispatch pending: ") {
+		e.t.Errorf("actions %q", rep.Actions)
+	}
+	if got := mustRead(e.t, e.storedPath(base)); string(got) != string(e.want(base)) {
+		e.t.Fatal("stored copy did not land")
+	}
+	absent(e.t, e.repoPath(base))
+	absent(e.t, e.newPath())
+	noTemps(e.t, e.root)
+	ev := e.latest(base, ledger.StepDispatch)
+	if ev.Status != ledger.StatusPending || ev.Reason == "" || !strings.Contains(err.Error(), ev.Reason) {
+		e.t.Fatalf("ledger %+v", ev)
+	}
+	if st := e.latest(base, ledger.StepStore); st.Status != ledger.StatusOK {
+		e.t.Fatalf("store %+v", st)
+	}
+}
+
+// noSleep is a Backoff that does not wait and records what it was asked.
+type noSleep struct {
+	mu     sync.Mutex
+	asked  []time.Duration
+	onCall func(n int)
+}
+
+func (s *noSleep) sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.asked = append(s.asked, d)
+	n := len(s.asked)
+	s.mu.Unlock()
+	if s.onCall != nil {
+		s.onCall(n)
+	}
+	return ctx.Err()
+}
+
+func TestRepoMissingThenRetry(t *testing.T) {
+	e := newEnv(t, nil)
+	os.Remove(e.RepoDir)
+	base := e.raw(1, 5000)
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, fs.ErrNotExist)
+	absent(t, e.RepoDir) // never created: it is a mount point
+
+	pending, err := e.d.Pending()
+	if err != nil || !slices.Equal(pending, []string{base}) {
+		t.Fatalf("Pending() = %v, %v", pending, err)
+	}
+	s := &noSleep{onCall: func(n int) {
+		if n == 4 {
+			os.Mkdir(e.RepoDir, 0o755)
+		}
+	}}
+	if err := e.d.RetryPending(context.Background(), Backoff{Initial: time.Second, Max: 4 * time.Second, Sleep: s.sleep}); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}
+	if !slices.Equal(s.asked, want) {
+		t.Fatalf("slept %v, want %v", s.asked, want)
+	}
+	e.checkDelivered(base)
+	ev := e.latest(base, ledger.StepDispatch)
+	if ev.Status != ledger.StatusOK || ev.Attempt != 6 {
+		t.Fatalf("ledger after retries: %+v", ev)
+	}
+	if pending, _ := e.d.Pending(); len(pending) != 0 {
+		t.Fatalf("still pending: %v", pending)
+	}
+	if n := e.cond.calls.Load(); n != 1 {
+		t.Fatalf("retries conditioned again (%d)", n)
+	}
+}
+
+func TestRetryPendingStopsOnCancel(t *testing.T) {
+	e := newEnv(t, nil)
+	os.Remove(e.RepoDir)
+	base := e.raw(1, 500)
+	e.d.Ensure(context.Background(), base, Deliver)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &noSleep{onCall: func(n int) {
+		if n == 2 {
+			cancel()
+		}
+	}}
+	err := e.d.RetryPending(ctx, Backoff{Initial: time.Minute, Max: time.Hour, Sleep: s.sleep})
+	if !errors.Is(err, context.Canceled) || len(s.asked) != 2 {
+		t.Fatalf("err %v after %d sleeps", err, len(s.asked))
+	}
+	if pending, _ := e.d.Pending(); !slices.Equal(pending, []string{base}) {
+		t.Fatalf("pending %v", pending)
+	}
+}
+
+// RetryPending finds pending dispatches of every channel from the ledgers
+// alone, as after a restart.
+func TestRetryPendingAfterRestart(t *testing.T) {
+	e := newEnv(t, nil)
+	os.Remove(e.RepoDir)
+	a, b := e.raw(1, 500), e.raw(2, 500)
+	e.d.Ensure(context.Background(), a, Deliver)
+	e.d.Ensure(context.Background(), b, Deliver)
+	os.Mkdir(e.RepoDir, 0o755)
+	e.reopen(nil)
+	s := &noSleep{}
+	if err := e.d.RetryPending(context.Background(), Backoff{Sleep: s.sleep}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.asked) != 0 {
+		t.Fatalf("slept %v with nothing failing", s.asked)
+	}
+	// In name order, so .new ends on the newest file.
+	e.checkDelivered(b)
+	if got := string(mustRead(t, e.repoPath(a))); got != string(e.want(a)) {
+		t.Fatal("first file not delivered")
+	}
+}
+
+func repoFault(e *env, op string, errno syscall.Errno) func(string, string) error {
+	return func(o, path string) error {
+		if o == op && strings.HasPrefix(path, e.RepoDir) {
+			return &os.PathError{Op: op, Path: path, Err: errno}
+		}
+		return nil
+	}
+}
+
+func TestInjectedReadOnlyRepo(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 5000)
+	e.d.fault = repoFault(e, "create", syscall.EROFS)
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, syscall.EROFS)
+	e.d.fault = nil
+	if err := e.d.RetryPending(context.Background(), Backoff{Sleep: (&noSleep{}).sleep}); err != nil {
+		t.Fatal(err)
+	}
+	e.checkDelivered(base)
+}
+
+// ENOSPC half-way through the copy: the temporary is removed and nothing is
+// delivered.
+func TestInjectedENOSPC(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 3*chunk) // several chunks: the failure comes mid-copy
+	var writes atomic.Int32
+	e.d.fault = func(op, path string) error {
+		if op == "write" && strings.HasPrefix(path, e.RepoDir) && writes.Add(1) == 2 {
+			return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	}
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, syscall.ENOSPC)
+	e.d.fault = nil
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+}
+
+func TestInjectedENOSPCInStore(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 5000)
+	e.d.fault = func(op, path string) error {
+		if op == "write" && strings.HasPrefix(path, e.ProcDir) {
+			return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	}
+	_, err := e.d.Ensure(context.Background(), base, Deliver)
+	if !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrPending) || !strings.HasPrefix(err.Error(), base+": condition: ") {
+		t.Fatalf("err %v", err)
+	}
+	absent(t, e.storedPath(base))
+	absent(t, e.repoPath(base))
+	noTemps(t, e.root)
+}
+
+func TestMinFreeGuard(t *testing.T) {
+	const huge = 1 << 60
+	t.Run("repo", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.Repo.MinFree = huge })
+		base := e.raw(1, 5000)
+		rep, err := e.d.Ensure(context.Background(), base, Deliver)
+		e.checkPending(base, rep, err, syscall.ENOSPC)
+		want := base + ": dispatch: " + e.RepoDir + ": no space left on device (need 5.1 kB + 1048576 TiB free, have "
+		if !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("message\n %s\nwant prefix\n %s", err, want)
+		}
+	})
+	t.Run("proc", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.Proc.MinFree = huge })
+		base := e.raw(1, 5000)
+		_, err := e.d.Ensure(context.Background(), base, Deliver)
+		if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "(need 15 kB + 1048576 TiB free, have ") {
+			t.Fatalf("err %v", err)
+		}
+		if e.cond.calls.Load() != 0 {
+			t.Fatal("conditioned although there was no room")
+		}
+		absent(t, e.storedPath(base))
+		absent(t, e.repoPath(base))
+		noTemps(t, e.root)
+	})
+}
+
+// A destination that stops answering (an NFS server gone) must not hold
+// Ensure for ever; the operation left blocked must not deliver anything
+// when it wakes up; and while it is blocked, later calls do not pile up.
+func TestHangingRepo(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Repo.Timeout = 50 * time.Millisecond })
+	base := e.raw(1, 5000)
+	release := make(chan struct{})
+	var hang atomic.Bool
+	var creates atomic.Int32
+	reached := make(chan struct{})
+	hang.Store(true)
+	e.d.fault = func(op, path string) error {
+		if op == "create" && path == e.RepoDir {
+			if creates.Add(1) == 1 {
+				close(reached)
+			}
+			if hang.Load() {
+				<-release
+			}
+		}
+		return nil
+	}
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, ErrTimeout)
+	if !strings.Contains(err.Error(), e.RepoDir+": timed out: no progress for 50ms") {
+		t.Fatalf("message %q", err)
+	}
+	<-reached // on a loaded machine the timeout may fire before the hang
+
+	rep, err = e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, ErrTimeout)
+	if !strings.Contains(err.Error(), "still blocked") || creates.Load() != 1 {
+		t.Fatalf("second call: %v (%d creates)", err, creates.Load())
+	}
+
+	hang.Store(false)
+	close(release)
+	e.d.bg.Wait()
+	entries, _ := os.ReadDir(e.RepoDir)
+	if len(entries) != 0 {
+		t.Fatalf("the abandoned operation wrote %v", entries)
+	}
+
+	e.d.opts.Repo.Timeout = time.Hour
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+}
+
+// A stored copy that no longer matches its checksum is never delivered.
+func TestDispatchChecksumMismatch(t *testing.T) {
+	e := newEnv(t, nil)
+	os.Remove(e.RepoDir)
+	base := e.raw(1, 5000)
+	e.d.Ensure(context.Background(), base, Deliver) // stored, dispatch pending
+
+	// Corrupt the stored copy without changing its size or mtime, so the
+	// ledger still vouches for it and only the copy's checksum can tell.
+	path := e.storedPath(base)
+	fi, _ := os.Stat(path)
+	b := mustRead(t, path)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(path, b, 0o644)
+	os.Chtimes(path, fi.ModTime(), fi.ModTime())
+	os.Mkdir(e.RepoDir, 0o755)
+
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	if !errors.Is(err, ErrChecksum) || errors.Is(err, ErrPending) || rep.Pending {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	entries, _ := os.ReadDir(e.RepoDir)
+	if len(entries) != 0 {
+		t.Fatalf("repoDir holds %v after a mismatch", entries)
+	}
+	if ev := e.latest(base, ledger.StepDispatch); ev.Status != ledger.StatusFailed {
+		t.Fatalf("dispatch %+v", ev)
+	}
+	if ev := e.latest(base, ledger.StepStore); ev.Status != ledger.StatusFailed {
+		t.Fatalf("store %+v", ev)
+	}
+	if pending, _ := e.d.Pending(); len(pending) != 0 {
+		t.Fatalf("a mismatch is pending: %v", pending)
+	}
+
+	// The next run does not trust the damaged copy: it conditions again,
+	// and since the damaged file is not identical, stores under the
+	// UNIQNAME; what reaches repoDir is the good file.
+	rep = e.ensure(base, Deliver)
+	if rep.Stored != filepath.Join(filepath.Dir(path), uniqFor(base)) {
+		t.Fatalf("stored at %s", rep.Stored)
+	}
+	if got := mustRead(t, e.repoPath(base)); string(got) != string(e.want(base)) {
+		t.Fatal("dispatched copy is not the good one")
+	}
+}
+
+// A reader polling <CHAN>.new every millisecond, as modsDisp does every 2 s,
+// never sees it missing (once it exists), empty or partial.
+func TestNewFileNeverPartial(t *testing.T) {
+	e := newEnv(t, nil)
+	var names []string
+	for i := 1; i <= 100; i++ {
+		names = append(names, e.raw(i, 300))
+	}
+	valid := map[string]bool{}
+	for _, n := range names {
+		valid[n+"\n"] = true
+	}
+	stop := make(chan struct{})
+	var bad []string
+	var reads int
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		seen := false
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			b, err := os.ReadFile(e.newPath())
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				if seen {
+					bad = append(bad, "missing")
+				}
+			case err != nil:
+				bad = append(bad, err.Error())
+			case !valid[string(b)]:
+				bad = append(bad, string(b))
+			default:
+				seen = true
+				reads++
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	for _, n := range names {
+		e.ensure(n, Deliver)
+		if got := string(mustRead(t, e.newPath())); got != n+"\n" {
+			t.Fatalf(".new = %q after delivering %s", got, n)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("reader saw %d bad states, first %q", len(bad), bad[0])
+	}
+	if reads == 0 {
+		t.Fatal("the reader never read the file")
+	}
+	t.Logf("%d good reads", reads)
+	noTemps(t, e.root)
+}
+
+// mountTmpfs mounts a tmpfs at dir for the test, or skips it where the
+// machine does not allow mounting.
+func mountTmpfs(t *testing.T, dir, opts string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { unmount(t, dir) })
+}
+
+func unmount(t *testing.T, dir string) {
+	t.Helper()
+	// Idempotent: the test may have unmounted already.
+	if err := syscall.Unmount(dir, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("unmount %s: %v", dir, err)
+	}
+}
+
+// A real full disk: a 1 MiB tmpfs as repoDir, and a 1.5 MB file.
+func TestRealFullRepo(t *testing.T) {
+	e := newEnv(t, nil)
+	mountTmpfs(t, e.RepoDir, "size=1m")
+	base := e.raw(1, 1_500_000)
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, syscall.ENOSPC)
+
+	// The disk "comes back" larger; the retry delivers.
+	unmount(t, e.RepoDir)
+	mountTmpfs(t, e.RepoDir, "size=8m")
+	if err := e.d.RetryPending(context.Background(), Backoff{Sleep: (&noSleep{}).sleep}); err != nil {
+		t.Fatal(err)
+	}
+	e.checkDelivered(base)
+}
+
+// The guard on a real statfs: a 1 MiB tmpfs cannot keep 2 MiB free.
+func TestRealMinFree(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Repo.MinFree = 2 << 20 })
+	mountTmpfs(t, e.RepoDir, "size=1m")
+	base := e.raw(1, 5000)
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, syscall.ENOSPC)
+	if !strings.Contains(err.Error(), "(need 5.1 kB + 2 MiB free, have 1 MiB)") {
+		t.Fatalf("message %q", err)
+	}
+}
+
+// A real read-only repoDir. Root ignores file modes, but not a read-only
+// mount.
+func TestRealReadOnlyRepo(t *testing.T) {
+	e := newEnv(t, nil)
+	mountTmpfs(t, e.RepoDir, "ro,size=1m")
+	base := e.raw(1, 5000)
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	e.checkPending(base, rep, err, syscall.EROFS)
+}

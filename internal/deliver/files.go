@@ -1,0 +1,432 @@
+package deliver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/obsdata/dataman/internal/atomicfile"
+)
+
+// chunk is the unit of copying and hashing, and so of progress for the
+// destination timeout.
+const chunk = 1 << 20
+
+// stored is the outcome of the store step, filled as far as it got.
+type stored struct {
+	cleaned     []string
+	conditioned bool
+	info        RawInfo
+	condTime    time.Duration
+	sum         string
+	size        int64
+	path        string
+	mtime       int64
+	already     bool
+}
+
+// conditionAndStore runs in a watched goroutine: it may be abandoned on a
+// timeout, so it reports only through its result and never commits once ctx
+// is done.
+func (j *job) conditionAndStore(ctx context.Context, tick func(), raw, dir string) (stored, error) {
+	d := j.d
+	var out stored
+	if err := d.inject("stat", raw); err != nil {
+		return out, err
+	}
+	fi, err := os.Stat(raw)
+	if err != nil {
+		return out, err
+	}
+	if err := d.makeStoreDir(dir); err != nil {
+		return out, err
+	}
+	tick()
+	out.cleaned = d.cleanOnce(dir)
+	// The conditioned file is about three times the raw one: the raw int16
+	// images are kept and the float32 MERGED mosaic is added.
+	if err := d.checkSpace(dir, 3*fi.Size(), d.opts.Proc.MinFree); err != nil {
+		return out, err
+	}
+	if err := d.inject("create", dir); err != nil {
+		return out, err
+	}
+	f, err := atomicfile.Create(dir, j.n.Base, 0o644)
+	if err != nil {
+		return out, err
+	}
+	defer f.Abort()
+	crash("store/after-temp-create")
+
+	start := time.Now()
+	out.info, err = d.cond.Condition(ctx, raw, &output{f: f.File, tick: tick, inject: d.inject})
+	out.condTime = time.Since(start)
+	if err != nil {
+		return out, err
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	out.conditioned = true
+	crash("store/after-write")
+
+	// The conditioner rewrites headers in place, so the checksum is taken
+	// from the finished temporary, read back once (from the page cache).
+	h, err := hashFile(ctx, f.File, tick)
+	if err != nil {
+		return out, err
+	}
+	out.sum, out.size = h.sum, h.size
+	if err := d.inject("sync", f.Name()); err != nil {
+		return out, err
+	}
+	if err := f.Sync(); err != nil {
+		return out, err
+	}
+	crash("store/after-fsync")
+
+	out.path, out.already, err = j.place(ctx, tick, f, dir, out.info.UniqName, d.opts.Proc.Collision, h)
+	if err != nil {
+		return out, err
+	}
+	if !out.already {
+		crash("store/after-rename")
+	}
+	out.mtime, err = mtime(out.path)
+	return out, err
+}
+
+// makeStoreDir creates <procDir>/<obsdate>. The explicit chmod is because the
+// umask would otherwise drop the group write bit.
+func (d *Deliverer) makeStoreDir(dir string) error {
+	if err := d.inject("mkdir", dir); err != nil {
+		return err
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o775); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o775)
+}
+
+// dispatched is the outcome of the dispatch step.
+type dispatched struct {
+	cleaned []string
+	path    string
+	mtime   int64
+	already bool
+}
+
+// copyToRepo runs in a watched goroutine, like conditionAndStore.
+func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatched, error) {
+	d := j.d
+	repo := d.opts.RepoDir
+	var out dispatched
+	// A missing repoDir is most often an NFS share that is not mounted:
+	// creating it would fill the local disk underneath the mount point.
+	if err := d.inject("stat", repo); err != nil {
+		return out, err
+	}
+	if _, err := os.Stat(repo); err != nil {
+		return out, err
+	}
+	tick()
+	out.cleaned = d.cleanOnce(repo)
+	want := digest{sum: src.sum, size: src.size}
+	target, how, err := j.choose(ctx, tick, repo, src.uniq, d.opts.Repo.Collision, want)
+	if err != nil {
+		return out, err
+	}
+	if how == identical {
+		out.path, out.already = target, true
+	} else {
+		if out.path, out.already, err = j.copyFile(ctx, tick, src, filepath.Base(target)); err != nil {
+			return out, err
+		}
+	}
+	if out.mtime, err = mtime(out.path); err != nil {
+		return out, err
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	// .new is written only after the copy is in place under its final name,
+	// and names that name, which is not always the raw file's.
+	last := d.opts.LastFile(j.n)
+	crash("dispatch/before-new")
+	if err := d.inject("new", last); err != nil {
+		return out, err
+	}
+	if err := atomicfile.WriteFile(last, []byte(filepath.Base(out.path)+"\n"), 0o644); err != nil {
+		return out, err
+	}
+	crash("dispatch/after-new")
+	return out, nil
+}
+
+// copyFile copies the stored file into a temporary in repoDir, hashing what it
+// writes, and commits it only if the hash is the stored copy's.
+func (j *job) copyFile(ctx context.Context, tick func(), src source, name string) (string, bool, error) {
+	d := j.d
+	repo := d.opts.RepoDir
+	if err := d.checkSpace(repo, src.size, d.opts.Repo.MinFree); err != nil {
+		return "", false, err
+	}
+	in, err := os.Open(src.path)
+	if err != nil {
+		return "", false, fmt.Errorf("%w: %w", errNoSource, err)
+	}
+	defer in.Close()
+	if err := d.inject("create", repo); err != nil {
+		return "", false, err
+	}
+	f, err := atomicfile.Create(repo, name, 0o644)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Abort()
+	crash("dispatch/after-temp-create")
+
+	h := sha256.New()
+	buf := make([]byte, chunk)
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", false, err
+		}
+		n, rerr := in.Read(buf)
+		if n > 0 {
+			if err := d.inject("write", f.Name()); err != nil {
+				return "", false, err
+			}
+			if _, err := f.Write(buf[:n]); err != nil {
+				return "", false, err
+			}
+			h.Write(buf[:n])
+			size += int64(n)
+			tick()
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return "", false, rerr
+		}
+	}
+	crash("dispatch/after-write")
+	got := digest{sum: hex.EncodeToString(h.Sum(nil)), size: size}
+	if got != (digest{sum: src.sum, size: src.size}) {
+		return "", false, fmt.Errorf("copy of %s to %s has sha256 %s and %d bytes, want %s and %d bytes: %w",
+			src.path, repo, got.sum, got.size, src.sum, src.size, ErrChecksum)
+	}
+	if err := d.inject("sync", f.Name()); err != nil {
+		return "", false, err
+	}
+	if err := f.Sync(); err != nil {
+		return "", false, err
+	}
+	crash("dispatch/after-fsync")
+	path, already, err := j.place(ctx, tick, f, repo, src.uniq, d.opts.Repo.Collision, got)
+	if err == nil && !already {
+		crash("dispatch/after-rename")
+	}
+	return path, already, err
+}
+
+// placement says what to do with the chosen name.
+type placement int
+
+const (
+	free      placement = iota // nothing there: take it without replacing
+	identical                  // the same bytes are there already: nothing to write
+	replace                    // a different file is there and the policy is overwrite
+)
+
+// choose finds where content h goes in dir: the raw file's name, else under
+// PolicyRename the UNIQNAME, then <uniq>-2.fits, -3… It is a name that is
+// free or holds identical bytes; a name holding other bytes is never
+// delivered (dataMan copied such an unrelated file to /newdata).
+func (j *job) choose(ctx context.Context, tick func(), dir, uniq string, pol Policy, h digest) (string, placement, error) {
+	for i := 0; ; i++ {
+		name, err := candidate(j.n.Base, uniq, i)
+		if err != nil {
+			return "", 0, err
+		}
+		path := filepath.Join(dir, name)
+		if err := j.d.inject("stat", path); err != nil {
+			return "", 0, err
+		}
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, free, nil
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		tick()
+		same, err := sameContent(ctx, tick, path, fi, h)
+		if err != nil {
+			return "", 0, err
+		}
+		if same {
+			return path, identical, nil
+		}
+		switch pol {
+		case PolicyError:
+			return "", 0, fmt.Errorf("%s: %w (collision policy error)", path, ErrCollision)
+		case PolicyOverwrite:
+			return path, replace, nil
+		}
+		j.d.log.Warn("name taken by a different file", "path", path)
+	}
+}
+
+// maxRename bounds the -N suffixes tried, so that a folder filled with junk
+// under the UNIQNAME's pattern ends in an error rather than a long loop.
+const maxRename = 1000
+
+func candidate(base, uniq string, i int) (string, error) {
+	switch {
+	case i == 0:
+		return base, nil
+	case uniq == "" || strings.ContainsRune(uniq, '/') || strings.HasPrefix(uniq, "."):
+		return "", fmt.Errorf("%s: %w and no usable UNIQNAME (%q) to rename to", base, ErrCollision, uniq)
+	case i == 1:
+		return uniq, nil
+	case i > maxRename:
+		return "", fmt.Errorf("%s: %w: %s and %d variants of it are all taken", base, ErrCollision, uniq, maxRename)
+	}
+	stem, ext := uniq, ""
+	if strings.HasSuffix(uniq, ".fits") {
+		stem, ext = strings.TrimSuffix(uniq, ".fits"), ".fits"
+	}
+	return fmt.Sprintf("%s-%d%s", stem, i, ext), nil
+}
+
+// place commits f in dir under the name choose picks, unless identical bytes
+// are already there. Between choose and the rename another writer may take
+// the name; the no-replace rename notices and the choice is made again.
+func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, uniq string, pol Policy, h digest) (string, bool, error) {
+	for range 5 {
+		path, how, err := j.choose(ctx, tick, dir, uniq, pol, h)
+		if err != nil {
+			return "", false, err
+		}
+		if how == identical {
+			return path, true, f.Abort()
+		}
+		if err := ctx.Err(); err != nil {
+			return "", false, err
+		}
+		if err := f.Retarget(filepath.Base(path)); err != nil {
+			return "", false, err
+		}
+		if err := j.d.inject("rename", path); err != nil {
+			return "", false, err
+		}
+		if how == replace {
+			return path, false, f.Commit()
+		}
+		err = f.CommitNoReplace()
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return path, false, err
+	}
+	return "", false, fmt.Errorf("%s: names keep being taken by another writer", dir)
+}
+
+// digest is a file's SHA-256 (hex) and size.
+type digest struct {
+	sum  string
+	size int64
+}
+
+func sameContent(ctx context.Context, tick func(), path string, fi os.FileInfo, want digest) (bool, error) {
+	if !fi.Mode().IsRegular() || fi.Size() != want.size {
+		return false, nil
+	}
+	got, err := hashPath(ctx, path, tick)
+	return got == want, err
+}
+
+func hashPath(ctx context.Context, path string, tick func()) (digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return digest{}, err
+	}
+	defer f.Close()
+	return hashFile(ctx, f, tick)
+}
+
+// hashFile hashes f from its start with ReadAt, leaving its offset alone.
+func hashFile(ctx context.Context, f *os.File, tick func()) (digest, error) {
+	h := sha256.New()
+	buf := make([]byte, chunk)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return digest{}, err
+		}
+		n, err := f.ReadAt(buf, off)
+		h.Write(buf[:n])
+		off += int64(n)
+		tick()
+		if err == io.EOF {
+			return digest{sum: hex.EncodeToString(h.Sum(nil)), size: off}, nil
+		}
+		if err != nil {
+			return digest{}, err
+		}
+	}
+}
+
+func mtime(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.ModTime().UnixNano(), nil
+}
+
+// output is the conditioner's view of the temporary: every write counts as
+// progress for the timeout, and tests can inject failures into it.
+type output struct {
+	f      *os.File
+	tick   func()
+	inject func(op, path string) error
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	if err := o.inject("write", o.f.Name()); err != nil {
+		return 0, err
+	}
+	n, err := o.f.Write(p)
+	o.tick()
+	return n, err
+}
+
+func (o *output) WriteAt(p []byte, off int64) (int, error) {
+	if err := o.inject("write", o.f.Name()); err != nil {
+		return 0, err
+	}
+	n, err := o.f.WriteAt(p, off)
+	o.tick()
+	return n, err
+}
+
+func (o *output) Seek(offset int64, whence int) (int64, error) { return o.f.Seek(offset, whence) }
+
+// ReadAt is not part of Output, but a conditioner that needs to read back
+// what it wrote can find it with a type assertion.
+func (o *output) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
