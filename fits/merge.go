@@ -24,6 +24,9 @@ type quadReader struct {
 	bscale float64
 	bzero  float64
 	raw    []byte
+
+	lut     *[1 << 16]uint32
+	lutBias float64
 }
 
 func newQuadReader(r io.ReaderAt, h *HDU, g Geometry) (*quadReader, error) {
@@ -88,14 +91,30 @@ func (q *quadReader) decode(dst []float64, src []byte) {
 	}
 }
 
+// table maps every 16-bit stored value to the bits of its MERGED pixel,
+// float32(float64(stored)·BSCALE + BZERO − bias): for BITPIX 16 a pixel
+// depends on nothing else, so one lookup gives exactly what the arithmetic
+// gives.
+func (q *quadReader) table(bias float64) *[1 << 16]uint32 {
+	if q.lut != nil && q.lutBias == bias {
+		return q.lut
+	}
+	q.lut, q.lutBias = new([1 << 16]uint32), bias
+	for v := range q.lut {
+		phys := float64(int16(uint16(v)))*q.bscale + q.bzero
+		q.lut[v] = math.Float32bits(float32(phys - bias))
+	}
+	return q.lut
+}
+
 // biasStats returns numpy's median and population standard deviation of
 // the bias box.
 func (q *quadReader) biasStats() (median, std float64, err error) {
 	x0 := q.g.XTrim() + biasColSkip
 	w := q.g.NX - x0
 	nrows := q.g.NY - 2*biasRowSkip
-	vals := make([]float64, 0, w*nrows)
-	row := make([]float64, q.g.NX)
+	vals := make([]float64, w*nrows)
+	bpp := q.bytesPerPixel()
 	const chunk = 256
 	for r := int64(biasRowSkip); r < q.g.NY-biasRowSkip; r += chunk {
 		n := min(chunk, q.g.NY-biasRowSkip-r)
@@ -103,10 +122,10 @@ func (q *quadReader) biasStats() (median, std float64, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		stride := q.g.NX * q.bytesPerPixel()
+		stride := q.g.NX * bpp
 		for i := int64(0); i < n; i++ {
-			q.decode(row, buf[i*stride:(i+1)*stride])
-			vals = append(vals, row[x0:]...)
+			k := (r - biasRowSkip + i) * w
+			q.decode(vals[k:k+w], buf[i*stride+x0*bpp:(i+1)*stride])
 		}
 	}
 	return medianStd(vals)
@@ -222,6 +241,20 @@ func mergeBlock(out []byte, lq, rq *quadReader, lb, rb float64, r0, n int64, lef
 	}
 	stride := g.NX * lq.bytesPerPixel()
 	out = out[:n*2*xt*4]
+	if g.BITPIX == 16 {
+		lt, rt := lq.table(lb), rq.table(rb)
+		for i := int64(0); i < n; i++ {
+			srow := n - 1 - i
+			ls := lraw[srow*stride : (srow+1)*stride]
+			rs := rraw[srow*stride : (srow+1)*stride]
+			line := out[i*2*xt*4 : (i+1)*2*xt*4]
+			for c := int64(0); c < xt; c++ {
+				binary.BigEndian.PutUint32(line[4*c:], lt[binary.BigEndian.Uint16(ls[2*c:])])
+				binary.BigEndian.PutUint32(line[4*(xt+c):], rt[binary.BigEndian.Uint16(rs[2*(xt-1-c):])])
+			}
+		}
+		return out, nil
+	}
 	for i := int64(0); i < n; i++ {
 		srow := n - 1 - i
 		lq.decode(left, lraw[srow*stride:(srow+1)*stride])
