@@ -244,7 +244,7 @@ func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *R
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.Base, err)
 	}
-	j := &job{d: d, n: n, lg: lg, state: lg.State(n.Base), rep: rep}
+	j := &job{d: d, n: n, lg: lg, state: lg.State(n.Base), rep: rep, damaged: map[string]bool{}}
 	if j.state == nil {
 		j.state = map[string]ledger.Event{}
 	}

@@ -316,12 +316,16 @@ func TestDispatchChecksumMismatch(t *testing.T) {
 		t.Fatalf("a mismatch is pending: %v", pending)
 	}
 
-	// The next run does not trust the damaged copy: it conditions again,
-	// and since the damaged file is not identical, stores under the
-	// UNIQNAME; what reaches repoDir is the good file.
+	// The next run does not trust the damaged copy: it conditions again
+	// and, the ledger knowing that path as this file's own copy, replaces
+	// the damaged bytes in place rather than storing around them; what
+	// reaches repoDir is the good file.
 	rep = e.ensure(base, Deliver)
-	if rep.Stored != filepath.Join(filepath.Dir(path), uniqFor(base)) {
-		t.Fatalf("stored at %s", rep.Stored)
+	if rep.Stored != path || string(mustRead(t, path)) != string(e.want(base)) {
+		t.Fatalf("stored at %s, damaged copy not repaired", rep.Stored)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), uniqFor(base))); err == nil {
+		t.Fatal("a second copy was stored under the UNIQNAME")
 	}
 	if got := mustRead(t, e.repoPath(base)); string(got) != string(e.want(base)) {
 		t.Fatal("dispatched copy is not the good one")
@@ -442,4 +446,50 @@ func TestRealReadOnlyRepo(t *testing.T) {
 	base := e.raw(1, 5000)
 	rep, err := e.d.Ensure(context.Background(), base, Deliver)
 	e.checkPending(base, rep, err, syscall.EROFS)
+}
+
+// TestRepairsOwnDamagedCopy: a dispatched copy of ours that rotted (same
+// size and time) is replaced under its own name, whatever the collision
+// policy, once the ledger no longer vouches for it; a stranger's file under
+// the name is still never overwritten under PolicyRename.
+func TestRepairsOwnDamagedCopy(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 5000)
+	e.ensure(base, Deliver)
+	repo := e.repoPath(base)
+	fi, _ := os.Stat(repo)
+	b := mustRead(t, repo)
+	b[100] ^= 0xff
+	os.WriteFile(repo, b, 0o644)
+	os.Chtimes(repo, fi.ModTime(), fi.ModTime().Add(time.Second)) // changed mtime: the ledger no longer vouches
+	rep := e.ensure(base, Deliver)
+	if rep.Dispatched != repo || string(mustRead(t, repo)) != string(e.want(base)) {
+		t.Fatalf("damaged copy not repaired in place: %+v", rep)
+	}
+	entries, _ := os.ReadDir(e.RepoDir)
+	for _, en := range entries {
+		if strings.HasPrefix(en.Name(), "mods1b.") && en.Name() != base {
+			t.Fatalf("extra copy %s left in repoDir", en.Name())
+		}
+	}
+}
+
+// TestNewNeverGoesBack: dispatching an older frame after a newer one leaves
+// <CHAN>.new naming the newer frame.
+func TestNewNeverGoesBack(t *testing.T) {
+	e := newEnv(t, nil)
+	older, newer := e.raw(1, 3000), e.raw(2, 3000)
+	e.ensure(newer, Deliver)
+	rep := e.ensure(older, Deliver)
+	if got := strings.TrimSpace(string(mustRead(t, e.newPath()))); got != newer {
+		t.Fatalf(".new names %s after backfilling %s, want %s", got, older, newer)
+	}
+	if !strings.Contains(strings.Join(rep.Actions, ";"), "kept") {
+		t.Fatalf("actions %q do not say .new was kept", rep.Actions)
+	}
+	newest := e.raw(3, 3000)
+	e.ensure(newest, Deliver)
+	if got := strings.TrimSpace(string(mustRead(t, e.newPath()))); got != newest {
+		t.Fatalf(".new names %s, want %s", got, newest)
+	}
 }

@@ -125,6 +125,7 @@ type dispatched struct {
 	path    string
 	mtime   int64
 	already bool
+	keptNew string // <CHAN>.new was left naming this newer frame
 }
 
 // copyToRepo runs in a watched goroutine, like conditionAndStore.
@@ -167,11 +168,34 @@ func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatch
 	if err := d.inject("new", last); err != nil {
 		return out, err
 	}
-	if err := atomicfile.WriteFile(last, []byte(filepath.Base(out.path)+"\n"), 0o644); err != nil {
+	if newer := newerThan(last, j.n); newer != "" {
+		// A backfilled or repaired old frame must not send modsDisp back in
+		// time: <CHAN>.new keeps naming the newest frame.
+		out.keptNew = newer
+	} else if err := atomicfile.WriteFile(last, []byte(filepath.Base(out.path)+"\n"), 0o644); err != nil {
 		return out, err
 	}
 	crash("dispatch/after-new")
 	return out, nil
+}
+
+// newerThan returns the name in the lastdata file last when it is a later
+// frame of the same channel than n (by observing date, then sequence), and
+// "" when n may replace it: no file, an unreadable one, or a name that is not
+// a raw file name (a UNIQNAME after a collision).
+func newerThan(last string, n Name) string {
+	b, err := os.ReadFile(last)
+	if err != nil {
+		return ""
+	}
+	cur, err := ParseName(strings.TrimSpace(string(b)))
+	if err != nil || cur.Chan != n.Chan {
+		return ""
+	}
+	if cur.ObsDate > n.ObsDate || (cur.ObsDate == n.ObsDate && cur.Seq > n.Seq) {
+		return cur.Base
+	}
+	return ""
 }
 
 // copyFile copies the stored file into a temporary in repoDir, hashing what it
@@ -281,6 +305,16 @@ func (j *job) choose(ctx context.Context, tick func(), dir, uniq string, pol Pol
 		if same {
 			return path, identical, nil
 		}
+		if j.ownCopy(path) {
+			// The ledger says this is our own copy of this file: other bytes
+			// mean it was damaged, and a rename would leave the damage in place.
+			if !j.damaged[path] {
+				j.d.log.Warn("replacing a damaged copy", "file", j.n.Base, "path", path)
+				j.action("replacing damaged copy %s", path)
+			}
+			j.damaged[path] = true
+			return path, replace, nil
+		}
 		switch pol {
 		case PolicyError:
 			return "", 0, fmt.Errorf("%s: %w (collision policy error)", path, ErrCollision)
@@ -289,6 +323,17 @@ func (j *job) choose(ctx context.Context, tick func(), dir, uniq string, pol Pol
 		}
 		j.d.log.Warn("name taken by a different file", "path", path)
 	}
+}
+
+// ownCopy reports whether the ledger records path as a copy this file was
+// delivered to.
+func (j *job) ownCopy(path string) bool {
+	for _, ev := range j.state {
+		if ev.Dest == path {
+			return true
+		}
+	}
+	return false
 }
 
 // maxRename bounds the -N suffixes tried, so that a folder filled with junk

@@ -18,6 +18,8 @@ type job struct {
 	lg    *ledger.Ledger
 	state map[string]ledger.Event // latest ledger event per step, from before this job
 	rep   *Report
+	// damaged holds copies of ours found with the wrong bytes, reported once.
+	damaged map[string]bool
 }
 
 // source is a stored copy with its known checksum: what dispatch copies.
@@ -263,7 +265,11 @@ func (j *job) dispatch(ctx context.Context, src source) error {
 	} else {
 		j.action("dispatched %s", res.path)
 	}
-	j.action("updated %s: %s", d.opts.LastFile(j.n), filepath.Base(res.path))
+	if res.keptNew != "" {
+		j.action("kept %s at the newer %s", d.opts.LastFile(j.n), res.keptNew)
+	} else {
+		j.action("updated %s: %s", d.opts.LastFile(j.n), filepath.Base(res.path))
+	}
 	d.log.Info("dispatched", "file", j.n.Base, "path", res.path, "already", res.already)
 	if err := j.record(ev); err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 // plan is Ensure in a dry run: it looks (ledger, stat) but never writes, so
 // it reads the ledger file rather than opening it, which would create it.
 func (d *Deliverer) plan(ctx context.Context, n Name, kind Mode, rep *Report) error {
-	j := &job{d: d, n: n, state: d.peekState(n), rep: rep}
+	j := &job{d: d, n: n, state: d.peekState(n), rep: rep, damaged: map[string]bool{}}
 	stored, storeOK := j.trustedStore(ctx)
 	if storeOK {
 		if kind == Archive {
