@@ -1,0 +1,261 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/ledger"
+)
+
+// Channel is what the raw folder and the ledger know of one channel. The
+// ledger is read, never opened: opening creates it and cuts a torn last
+// line, and verify changes nothing.
+type Channel struct {
+	Name     string
+	Problems []error // ledger lines that did not parse
+
+	layout deliver.Layout
+	raw    map[string]deliver.Name            // in the raw folder, by base name
+	state  map[string]map[string]ledger.Event // latest event per step, by file
+	// The channel's files in repoDir and in each <procDir>/<night>/, read
+	// once when first needed: repoDir is shared by every instrument.
+	repo   []string
+	stored map[string][]string
+}
+
+// LoadChannel reads the channel's raw folder and ledger. Either may be
+// absent: a channel with neither simply has no files.
+func LoadChannel(l deliver.Layout, name string) (*Channel, error) {
+	c := &Channel{Name: name, layout: l, raw: map[string]deliver.Name{}, state: map[string]map[string]ledger.Event{}, stored: map[string][]string{}}
+	entries, err := os.ReadDir(filepath.Join(l.DataDir, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("raw folder: %w", err)
+	}
+	for _, e := range entries {
+		if n, err := deliver.ParseName(e.Name()); err == nil && n.Chan == name && e.Type().IsRegular() {
+			c.raw[n.Base] = n
+		}
+	}
+	events, problems, err := ledger.Read(ledger.Path(l.StateDir, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	c.Problems = problems
+	for _, ev := range events {
+		steps := c.state[ev.File]
+		if steps == nil {
+			steps = map[string]ledger.Event{}
+			c.state[ev.File] = steps
+		}
+		steps[ev.Step] = ev
+	}
+	return c, nil
+}
+
+// State is the latest ledger event of each step for file; empty if the
+// ledger does not know it.
+func (c *Channel) State(file string) map[string]ledger.Event {
+	if s := c.state[file]; s != nil {
+		return s
+	}
+	return map[string]ledger.Event{}
+}
+
+// HasRaw reports whether the raw file is in the raw folder.
+func (c *Channel) HasRaw(file string) bool {
+	_, ok := c.raw[file]
+	return ok
+}
+
+// Knows reports whether the raw folder or the ledger knows the raw file.
+func (c *Channel) Knows(file string) bool {
+	_, ok := c.state[file]
+	return ok || c.HasRaw(file)
+}
+
+// names is every raw file name of the channel that the raw folder or the
+// ledger knows, with its night.
+func (c *Channel) names() map[string]deliver.Name {
+	all := maps.Clone(c.raw)
+	for file := range c.state {
+		if n, err := deliver.ParseName(file); err == nil && n.Chan == c.Name {
+			all[file] = n
+		}
+	}
+	return all
+}
+
+// Nights lists the nights (CCYYMMDD) the raw folder and the ledger know,
+// and those where procDir or repoDir hold a copy of the channel's, so that
+// copies nobody knows of are found too.
+func (c *Channel) Nights() ([]string, error) {
+	set := map[string]bool{}
+	for _, n := range c.names() {
+		set[n.ObsDate] = true
+	}
+	nights, err := os.ReadDir(c.layout.ProcDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range nights {
+		if !e.IsDir() || !isNight(e.Name()) || set[e.Name()] {
+			continue
+		}
+		names, err := c.storedIn(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		set[e.Name()] = len(names) > 0
+	}
+	repo, err := c.inRepo()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range repo {
+		if night, _, ok := strings.Cut(strings.TrimPrefix(name, c.Name+"."), "."); ok && isNight(night) {
+			set[night] = true
+		}
+	}
+	var out []string
+	for night, ok := range set {
+		if ok {
+			out = append(out, night)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func isNight(s string) bool {
+	_, err := time.Parse("20060102", s)
+	return err == nil && len(s) == 8
+}
+
+func (c *Channel) storedIn(night string) ([]string, error) {
+	if names, ok := c.stored[night]; ok {
+		return names, nil
+	}
+	names, err := listPrefix(filepath.Join(c.layout.ProcDir, night), c.Name+".")
+	if err != nil {
+		return nil, err
+	}
+	c.stored[night] = names
+	return names, nil
+}
+
+func (c *Channel) inRepo() ([]string, error) {
+	if c.repo == nil {
+		var err error
+		if c.repo, err = listPrefix(c.layout.RepoDir, c.Name+"."); err != nil {
+			return nil, err
+		}
+	}
+	return c.repo, nil
+}
+
+// Files lists the raw files of one night, in sequence order.
+func (c *Channel) Files(night string) []deliver.Name {
+	var out []deliver.Name
+	for _, n := range c.names() {
+		if n.ObsDate == night {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b deliver.Name) int { return a.Seq - b.Seq })
+	return out
+}
+
+// Extras lists copies of the channel's files of one night that nobody
+// expects: files in <procDir>/<night>/ named after the channel, and files in
+// repoDir named <chan>.<night>.…, that are neither where the ledger last
+// put a copy nor, for a file the ledger has not placed, where the layout
+// would put it. The temporaries of a writer at work are not copies.
+func (c *Channel) Extras(night string) ([]string, error) {
+	expected := map[string]bool{}
+	for _, n := range c.names() {
+		s, d := Locate(c.layout, n, c.State(n.Base))
+		expected[s.Path], expected[d.Path] = true, true
+	}
+	var out []string
+	stored, err := c.storedIn(night)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range stored {
+		if p := filepath.Join(c.layout.ProcDir, night, name); !expected[p] {
+			out = append(out, p)
+		}
+	}
+	repo, err := c.inRepo()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range repo {
+		if p := filepath.Join(c.layout.RepoDir, name); strings.HasPrefix(name, c.Name+"."+night+".") && !expected[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// listPrefix lists the regular files in dir whose names start with prefix;
+// a missing dir has none.
+func listPrefix(dir, prefix string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() && !atomicfile.IsTemp(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// Channels lists the channels that have a raw folder or a ledger.
+func Channels(l deliver.Layout) ([]string, error) {
+	set := map[string]bool{}
+	raw, err := os.ReadDir(l.DataDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("raw folder: %w", err)
+	}
+	for _, e := range raw {
+		if e.IsDir() && ValidChannel(e.Name()) {
+			set[e.Name()] = true
+		}
+	}
+	ledgers, err := os.ReadDir(filepath.Dir(ledger.Path(l.StateDir, "x")))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("ledger folder: %w", err)
+	}
+	for _, e := range ledgers {
+		name, ok := strings.CutSuffix(e.Name(), ".ledger")
+		if name = strings.ToLower(name); ok && e.Type().IsRegular() && ValidChannel(name) {
+			set[name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set)), nil
+}
+
+// ValidChannel accepts what deliver.ParseName accepts as a channel: a
+// lower-case letter, then lower-case letters and digits.
+func ValidChannel(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	return strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+}

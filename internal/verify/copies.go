@@ -1,0 +1,132 @@
+package verify
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/ledger"
+)
+
+// Copy is where one of a file's two copies should be, and what the ledger
+// says of it.
+type Copy struct {
+	Step string // ledger.StepStore or ledger.StepDispatch
+	Path string
+	// Recorded is the ledger's latest event for the step, if that event
+	// says the copy was made; the copy must then match its out_sha256.
+	Recorded *ledger.Event
+	// Why is the ledger's account of a copy it did not make ("dispatch
+	// pending: …"), or "" if it has none.
+	Why string
+}
+
+// Name is how reports refer to the copy.
+func (c Copy) Name() string {
+	if c.Step == ledger.StepDispatch {
+		return "dispatched copy"
+	}
+	return "stored copy"
+}
+
+// Locate returns where n's stored and dispatched copies should be: where the
+// ledger last put them (a collision may have sent them to the UNIQNAME),
+// else where the layout puts them.
+func Locate(l deliver.Layout, n deliver.Name, state map[string]ledger.Event) (stored, dispatched Copy) {
+	stored = locate(ledger.StepStore, l.Stored(n), state)
+	dispatched = locate(ledger.StepDispatch, l.Dispatched(n), state)
+	if stored.Recorded == nil && stored.Why == "" {
+		if ev, ok := state[ledger.StepCondition]; ok && !ev.Done() {
+			stored.Why = "condition " + ev.Status + ": " + ev.Reason
+		}
+	}
+	if dispatched.Recorded == nil && dispatched.Why == "" && stored.Why != "" {
+		dispatched.Why = "not stored"
+	}
+	return stored, dispatched
+}
+
+func locate(step, usual string, state map[string]ledger.Event) Copy {
+	c := Copy{Step: step, Path: usual}
+	ev, ok := state[step]
+	switch {
+	case !ok:
+	case ev.Done() && ev.Dest != "":
+		c.Path = ev.Dest
+		c.Recorded = &ev
+	default:
+		c.Why = step + " " + ev.Status
+		if ev.Reason != "" {
+			c.Why += ": " + ev.Reason
+		}
+	}
+	return c
+}
+
+// Stat reports whether the copy exists. A missing copy is flagged on r with
+// the ledger's reason, and an unreadable one as an error.
+func (c Copy) Stat(r *Result) (os.FileInfo, bool) {
+	fi, err := os.Stat(c.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		r.redo(c.Step, false)
+		switch {
+		case c.Recorded != nil:
+			r.Flag(Missing, "%s %s is gone (the ledger recorded it)", c.Name(), c.Path)
+		case c.Why != "":
+			r.Flag(Missing, "no %s: %s", c.Name(), c.Why)
+		default:
+			r.Flag(Missing, "no %s: the ledger has no record of it", c.Name())
+		}
+		return nil, false
+	case err != nil:
+		r.Flag(Error, "%s: %v", c.Name(), err)
+		return nil, false
+	case !fi.Mode().IsRegular():
+		r.Flag(Error, "%s %s is not a regular file", c.Name(), c.Path)
+		return nil, false
+	}
+	return fi, true
+}
+
+// CheckLedger compares a copy's SHA-256 and size with what the ledger
+// recorded when it made the copy.
+func (c Copy) CheckLedger(r *Result, sum Sum) {
+	if c.Recorded == nil {
+		r.redo(c.Step, false)
+		what := "the ledger has no record of it"
+		if c.Why != "" {
+			what = "the ledger says " + c.Why
+		}
+		r.Flag(Differs, "%s: %s", c.Name(), what)
+		return
+	}
+	ev := c.Recorded
+	if ev.OutSHA256 != "" && ev.OutSHA256 != sum.SHA256 || ev.OutSize != 0 && ev.OutSize != sum.Size {
+		r.redo(c.Step, true)
+		r.Flag(Differs, "%s: sha256 %s (%d bytes), the ledger recorded %s (%d bytes)",
+			c.Name(), short(sum.SHA256), sum.Size, short(ev.OutSHA256), ev.OutSize)
+	}
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12] + "…"
+	}
+	if sum == "" {
+		return "none"
+	}
+	return sum
+}
+
+// Damaged marks a copy whose content is unsound: the delivery path must
+// make it again rather than trust the ledger's record of it.
+func (c Copy) Damaged(r *Result, s Status, format string, args ...any) {
+	c.Redo(r)
+	r.Flag(s, format, args...)
+}
+
+// Redo records that the delivery path must make the copy again, voiding the
+// ledger's record of it if there is one.
+func (c Copy) Redo(r *Result) { r.redo(c.Step, c.Recorded != nil) }
