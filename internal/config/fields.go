@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/obsdata/dataman/internal/schedule"
 	"math"
 	"math/big"
 	"net/netip"
@@ -12,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/robfig/cron/v3"
 )
 
 // field is one key. The table below is the single list of keys: the file
@@ -490,12 +489,8 @@ func scheduleField(key string, p func(*Config) *string) field {
 	}
 }
 
-// parseSchedule guards cron v3.0.1, which panics on a time-zone prefix with
-// nothing after it ("TZ=UTC").
+// parseSchedule checks a spec with the sweep's own parser.
 func parseSchedule(v string) error {
-	if (strings.HasPrefix(v, "TZ=") || strings.HasPrefix(v, "CRON_TZ=")) && !strings.Contains(v, " ") {
-		return errors.New("time zone without a schedule")
-	}
-	_, err := cron.ParseStandard(v)
+	_, err := schedule.Parse(v)
 	return err
 }
