@@ -1,0 +1,106 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/obsdata/dataman/internal/exitcode"
+)
+
+// New builds the dataman application. The list of commands is explicit.
+func New(version string) *cli.App {
+	app := &cli.App{
+		Name:    "dataman",
+		Usage:   "condition, store and deliver raw CCD frames of an observatory instrument",
+		Version: version,
+		Description: "dataman moves every raw MODS CCD frame from the camera server to the instrument server's disk\n" +
+			"and the observatory staging area (/newdata): header fixes, overscan bias subtraction, trim and\n" +
+			"merged image, atomic copies with checksums, a ledger of every file, and a sweep that backfills\n" +
+			"whatever a lost trigger missed. It is a drop-in replacement for the MODS dataMan server.",
+		Commands: []*cli.Command{
+			conditionCommand(version),
+			listenCommand(version),
+			archiveCommand(version),
+			dispatchCommand(version),
+			sweepCommand(version),
+			configCommand(),
+			synthCommand(),
+			verifyCommand(version),
+			gendocsCommand(),
+		},
+		// main turns errors into exit codes; urfave must not exit by itself.
+		ExitErrHandler:         func(*cli.Context, error) {},
+		OnUsageError:           usageError,
+		UseShortOptionHandling: true,
+		EnableBashCompletion:   true,
+		HideHelpCommand:        true,
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = usageError
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitSection(exitStatuses[c.Name])
+	}
+	return app
+}
+
+func usageError(_ *cli.Context, err error, _ bool) error {
+	return exitcode.New(exitcode.Usage, err)
+}
+
+// exitStatus is the EXIT STATUS section every command documents.
+type exitStatus struct {
+	code int
+	what string
+}
+
+var (
+	statusOK      = exitStatus{exitcode.OK, "every file was done"}
+	statusFailure = exitStatus{exitcode.Failure, "at least one file failed (the others were still done)"}
+	statusUsage   = exitStatus{exitcode.Usage, "bad flags, arguments or configuration"}
+)
+
+func exitSection(statuses []exitStatus) string {
+	var b strings.Builder
+	b.WriteString("EXIT STATUS:\n")
+	for _, s := range statuses {
+		fmt.Fprintf(&b, "   %d  %s\n", s.code, s.what)
+	}
+	return b.String()
+}
+
+// exitStatuses lists each command's exit statuses, for its help and the
+// man page.
+var exitStatuses = map[string][]exitStatus{
+	"condition": {statusOK, statusFailure, statusUsage},
+	"archive":   {statusOK, {exitcode.Failure, "at least one file failed or its dispatch is pending (the others were still done)"}, statusUsage},
+	"dispatch":  {statusOK, {exitcode.Failure, "at least one dispatch failed or is pending (the others were still done)"}, statusUsage},
+	"synth":     {statusOK, statusFailure, statusUsage},
+	"listen":    listenStatuses,
+	"verify":    verifyStatuses,
+	"sweep":     sweepStatuses,
+	"config":    {statusConfigOK, statusUsage},
+	"gendocs":   {statusDocsOK, statusDocsFailure, statusUsage},
+}
+
+// PrintError writes err as dataman reports errors: "dataman: error: …" with
+// optional hint lines. Nothing is printed for a silent status.
+func PrintError(w io.Writer, err error) {
+	if err == nil {
+		return
+	}
+	var e *exitcode.Error
+	if errors.As(err, &e) {
+		if e.Err == nil {
+			return
+		}
+		fmt.Fprintf(w, "dataman: error: %v\n", e.Err)
+		for _, h := range e.Hints {
+			fmt.Fprintf(w, "hint: %s\n", h)
+		}
+		return
+	}
+	fmt.Fprintf(w, "dataman: error: %v\n", err)
+}

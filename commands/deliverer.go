@@ -1,0 +1,64 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/obsdata/dataman/fits"
+	"github.com/obsdata/dataman/internal/config"
+	"github.com/obsdata/dataman/internal/deliver"
+)
+
+// conditioner adapts the FITS conditioning core to the delivery path, so
+// that a datagram, a sweep and a command by hand all condition the same way.
+type conditioner struct{ opts fits.Options }
+
+func (c conditioner) Condition(ctx context.Context, rawPath string, out deliver.Output) (deliver.RawInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return deliver.RawInfo{}, err
+	}
+	raw, err := fits.Open(rawPath)
+	if err != nil {
+		return deliver.RawInfo{}, fmt.Errorf("read: %w", err)
+	}
+	defer raw.Close()
+	res, err := fits.Condition(raw, out, c.opts)
+	if err != nil {
+		return deliver.RawInfo{}, err
+	}
+	return deliver.RawInfo{Size: res.RawSize, SHA256: res.RawSHA256, UniqName: res.UniqName}, nil
+}
+
+// newDeliverer builds the one delivery path from the config.
+func newDeliverer(cfg *config.Config, version string, log *slog.Logger) (*deliver.Deliverer, error) {
+	dest := func(d config.Destination) deliver.DestOptions {
+		return deliver.DestOptions{Collision: deliver.Policy(d.Collision), MinFree: d.MinFree, Timeout: d.Timeout}
+	}
+	d, err := deliver.New(deliver.Options{
+		Layout: deliver.Layout{
+			DataDir:  cfg.Paths.DataDir,
+			ProcDir:  cfg.Paths.ProcDir,
+			RepoDir:  cfg.Paths.RepoDir,
+			StateDir: cfg.Paths.StateDir,
+		},
+		Proc:       dest(cfg.Proc),
+		Repo:       dest(cfg.Repo),
+		Version:    version,
+		ConfigHash: cfg.ProcessingHash(),
+		Log:        log,
+	}, conditioner{processing(cfg, version)})
+	if err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	return d, nil
+}
+
+// isRawFault reports errors that come from the raw file itself rather than
+// from a destination: a retry cannot help until the file changes.
+func isRawFault(err error) bool {
+	var se *fits.StepError
+	var fe *fits.FormatError
+	return errors.As(err, &se) || errors.As(err, &fe)
+}

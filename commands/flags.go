@@ -1,0 +1,102 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/obsdata/dataman/fits"
+	"github.com/obsdata/dataman/internal/astro"
+	"github.com/obsdata/dataman/internal/config"
+	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/logx"
+)
+
+// The flags several commands share.
+var (
+	configFlag = &cli.StringFlag{
+		Name: "config", Aliases: []string{"c"}, TakesFile: true, Usage: "YAML config `FILE` (dataMan's dataman.ini works unchanged); default: $" + config.EnvConfig + ", else the built-in default",
+	}
+	logLevelFlag = &cli.StringFlag{
+		Name: "log-level", Value: "info", Usage: "log `LEVEL`: debug, info, warn or error",
+	}
+	dryRunFlag = &cli.BoolFlag{
+		Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would be done and change nothing",
+	}
+	jobsFlag = &cli.IntFlag{
+		Name: "jobs", Aliases: []string{"j"}, Usage: "files processed at once (default: jobs from the config)",
+	}
+	jsonFlag = &cli.BoolFlag{
+		Name: "json", Usage: "print the results as JSON on stdout",
+	}
+	setFlag = &cli.StringSliceFlag{
+		Name: "set", Usage: "override a config key, e.g. --set paths.dataDir=/data (`KEY=VALUE`, repeatable)",
+	}
+)
+
+// setup loads the config (flags over environment over file over defaults)
+// and puts a logger in the context.
+func setup(c *cli.Context) (context.Context, *config.Config, error) {
+	level, err := logx.ParseLevel(c.String(logLevelFlag.Name))
+	if err != nil {
+		return nil, nil, exitcode.New(exitcode.Usage, err)
+	}
+	cfg, err := config.Load(c.String(configFlag.Name), nil)
+	if err != nil {
+		return nil, nil, exitcode.New(exitcode.Usage, err)
+	}
+	for _, kv := range c.StringSlice(setFlag.Name) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, nil, exitcode.Usagef("--set %q: want KEY=VALUE", kv)
+		}
+		if err := cfg.Set(k, v, config.SourceFlag); err != nil {
+			return nil, nil, exitcode.New(exitcode.Usage, fmt.Errorf("--set: %w", err))
+		}
+	}
+	if c.IsSet(jobsFlag.Name) {
+		if err := cfg.Set("jobs", strconv.Itoa(c.Int(jobsFlag.Name)), config.SourceFlag); err != nil {
+			return nil, nil, exitcode.New(exitcode.Usage, fmt.Errorf("--jobs: %w", err))
+		}
+	}
+	if cfg.Debug && !c.IsSet(logLevelFlag.Name) {
+		level = -4 // slog.LevelDebug: the config's debug flag, as in dataMan
+	}
+	log := logx.New(c.App.ErrWriter, level, logx.UnderJournal())
+	return logx.With(c.Context, log), cfg, nil
+}
+
+// makeDefaultDirs creates the folders of the built-in default, which live
+// in a local ./dataman-data, so the tool runs with no set-up at all. Only
+// commands about to write call it. A configured path is never created: a
+// missing /newdata is an unmounted NFS share, and writing into its mount
+// point would hide that.
+func makeDefaultDirs(cfg *config.Config) error {
+	for _, e := range cfg.Entries() {
+		if !strings.HasPrefix(e.Key, "paths.") || (e.Source != config.SourceDefault && e.Source != "") {
+			continue
+		}
+		if err := os.MkdirAll(e.Value, 0o755); err != nil {
+			return fmt.Errorf("%s: %w", e.Key, err)
+		}
+	}
+	return nil
+}
+
+// processing turns the config into conditioning options.
+func processing(cfg *config.Config, version string) fits.Options {
+	return fits.Options{
+		FixDETSEC:   cfg.Processing.FixDETSEC,
+		FixDateTime: cfg.Processing.FixDateTime,
+		FixTemps:    cfg.Processing.FixTemps,
+		FixMisc:     cfg.Processing.FixMisc,
+		MakeOTM:     cfg.Processing.MakeOTM,
+		Site:        astro.SiteFromHeader(cfg.Site.Latitude, cfg.Site.Longitude, cfg.Site.Elevation),
+		Version:     version,
+		ConfigHash:  cfg.ProcessingHash(),
+	}
+}
