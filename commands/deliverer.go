@@ -48,7 +48,7 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger) (*delive
 		Version:    version,
 		ConfigHash: cfg.ProcessingHash(),
 		Log:        log,
-	}, conditioner{processing(cfg, version)})
+	}, conditioner{withRawHash(processing(cfg, version))})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
@@ -61,4 +61,11 @@ func isRawFault(err error) bool {
 	var se *fits.StepError
 	var fe *fits.FormatError
 	return errors.As(err, &se) || errors.As(err, &fe)
+}
+
+// withRawHash asks the conditioner for the raw file's SHA-256, which the
+// ledger records.
+func withRawHash(o fits.Options) fits.Options {
+	o.HashRaw = true
+	return o
 }

@@ -594,7 +594,7 @@ func deepCheck(o verifyOptions, r *verify.Result, t target, c verify.Copy, hdus 
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	opts := o.Proc
-	opts.MakeOTM = true
+	opts.MakeOTM, opts.HashRaw = true, true
 	res, err := fits.Condition(raw, tmp, opts)
 	r.Bytes += raw.Size
 	if err != nil {

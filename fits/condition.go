@@ -20,6 +20,9 @@ type Options struct {
 	Site       astro.Site
 	Version    string // dataman version, written as DMVERS
 	ConfigHash string // hash of the processing config, written as DMCONFIG
+	// HashRaw computes Result.RawSHA256, which the ledger records; plain
+	// conditioning leaves it off and keeps both cores for the work.
+	HashRaw bool
 }
 
 // AllSteps returns options with every step on, at the LBT site.
@@ -167,10 +170,14 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	// goroutine while the output is written: the page cache serves both.
 	rawSum := make(chan error, 1)
 	rawHash := sha256.New()
-	go func() {
-		_, err := io.Copy(rawHash, io.NewSectionReader(raw, 0, raw.Size))
-		rawSum <- err
-	}()
+	if opts.HashRaw {
+		go func() {
+			_, err := io.Copy(rawHash, io.NewSectionReader(raw, 0, raw.Size))
+			rawSum <- err
+		}()
+	} else {
+		rawSum <- nil
+	}
 	w := NewWriter(dst)
 	err = writeAll(w, raw, primary, quadHdrs, merged, mergedData, readers, res)
 	if herr := <-rawSum; err == nil && herr != nil {
@@ -179,7 +186,9 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.RawSHA256 = hex.EncodeToString(rawHash.Sum(nil))
+	if opts.HashRaw {
+		res.RawSHA256 = hex.EncodeToString(rawHash.Sum(nil))
+	}
 	res.OutSize = w.Offset()
 	res.HDUs = len(raw.HDUs)
 	if merged != nil {

@@ -3,6 +3,7 @@ package fits_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -337,5 +338,22 @@ func TestStepsOff(t *testing.T) {
 	}
 	if d1, _ := got.HDUs[1].Header.String("DETSEC"); d1 != func() string { s, _ := in.HDUs[1].Header.String("DETSEC"); return s }() {
 		t.Error("DETSEC changed with fixDETSEC off")
+	}
+}
+
+// TestRawHash: the raw file's SHA-256 is reported when asked for, and is
+// the hash of the file's bytes.
+func TestRawHash(t *testing.T) {
+	raw := genRaw(t, frame(t, "mods1b", 8, "1k-2x2"))
+	o := opts()
+	_, res := condition(t, raw, t.TempDir(), o)
+	if res.RawSHA256 != "" {
+		t.Fatalf("raw hash computed without HashRaw: %s", res.RawSHA256)
+	}
+	o.HashRaw = true
+	_, res = condition(t, raw, t.TempDir(), o)
+	want := sha(t, raw)
+	if res.RawSHA256 != hex.EncodeToString(want[:]) {
+		t.Fatalf("raw hash %s, want %x", res.RawSHA256, want)
 	}
 }

@@ -245,13 +245,9 @@ func mergeBlock(out []byte, lq, rq *quadReader, lb, rb float64, r0, n int64, lef
 		lt, rt := lq.table(lb), rq.table(rb)
 		for i := int64(0); i < n; i++ {
 			srow := n - 1 - i
-			ls := lraw[srow*stride : (srow+1)*stride]
-			rs := rraw[srow*stride : (srow+1)*stride]
 			line := out[i*2*xt*4 : (i+1)*2*xt*4]
-			for c := int64(0); c < xt; c++ {
-				binary.BigEndian.PutUint32(line[4*c:], lt[binary.BigEndian.Uint16(ls[2*c:])])
-				binary.BigEndian.PutUint32(line[4*(xt+c):], rt[binary.BigEndian.Uint16(rs[2*(xt-1-c):])])
-			}
+			lookupRow(line[:4*xt], lraw[srow*stride:srow*stride+2*xt], lt)
+			lookupRowReversed(line[4*xt:], rraw[srow*stride:srow*stride+2*xt], rt)
 		}
 		return out, nil
 	}
@@ -266,4 +262,30 @@ func mergeBlock(out []byte, lq, rq *quadReader, lb, rb float64, r0, n int64, lef
 		}
 	}
 	return out, nil
+}
+
+// lookupRow maps big-endian 16-bit pixels through t into big-endian 32-bit
+// ones. dst and src are sliced to exact lengths so the loop runs without
+// bounds checks.
+func lookupRow(dst, src []byte, t *[1 << 16]uint32) {
+	n := len(src) / 2
+	dst = dst[:4*n]
+	for c := 0; c < n; c++ {
+		v := t[uint16(src[2*c])<<8|uint16(src[2*c+1])]
+		d := dst[4*c : 4*c+4 : 4*c+4]
+		d[0], d[1], d[2], d[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+	}
+}
+
+// lookupRowReversed is lookupRow with the pixels in reverse order: the
+// x-flip of the right-hand quadrants.
+func lookupRowReversed(dst, src []byte, t *[1 << 16]uint32) {
+	n := len(src) / 2
+	dst = dst[:4*n]
+	for c := 0; c < n; c++ {
+		j := 2 * (n - 1 - c)
+		v := t[uint16(src[j])<<8|uint16(src[j+1])]
+		d := dst[4*c : 4*c+4 : 4*c+4]
+		d[0], d[1], d[2], d[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+	}
 }

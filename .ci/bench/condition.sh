@@ -21,5 +21,7 @@ for i in $(seq "$runs"); do
 	rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$work/time.txt")
 	printf '%3d  %6.3f  %7s\n' "$i" "$wall" "$rss" | tee -a "$work/runs.txt"
 done
-sort -k2 -n "$work/runs.txt" | awk '{w[NR]=$2; r[NR]=$3} END {m=int((NR+1)/2); printf "median wall %.3f s, median peak RSS %s MB (%d runs; output %d bytes)\n", w[m], r[m], NR, 0}' \
-	| sed "s/output 0 bytes/output $(stat -c %s "$work/out/mods1b.20260119.0001.fits") bytes/"
+wall=$(sort -k2 -n "$work/runs.txt" | awk '{a[NR]=$2} END {print a[int((NR+1)/2)]}')
+rss=$(sort -k3 -n "$work/runs.txt" | awk '{a[NR]=$3} END {print a[int((NR+1)/2)]}')
+printf 'median wall %s s, median peak RSS %s MB (%d runs; output %d bytes)\n' "$wall" "$rss" "$runs" \
+	"$(stat -c %s "$work/out/mods1b.20260119.0001.fits")"

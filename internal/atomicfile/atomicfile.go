@@ -25,6 +25,8 @@ type File struct {
 	name   string
 	closed bool // synced and closed, waiting for a rename
 	done   bool // committed or removed
+
+	written, kicked int64 // bytes written by Write; bytes whose writeback was started
 }
 
 // Create opens a new temporary file in dir for a file that will be named name;

@@ -364,3 +364,34 @@ func BenchmarkWriteFile(b *testing.B) {
 		}
 	}
 }
+
+// TestWriteAcrossWriteback writes more than two writeback chunks in odd
+// pieces: what lands under the final name is exactly what was written.
+func TestWriteAcrossWriteback(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Create(dir, "big.fits", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 2*writebackChunk+12345)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	for off := 0; off < len(want); {
+		n := min(len(want)-off, 1<<20+333)
+		if _, err := f.Write(want[off : off+n]); err != nil {
+			t.Fatal(err)
+		}
+		off += n
+	}
+	if f.kicked == 0 || f.kicked > f.written {
+		t.Fatalf("writeback started for %d of %d bytes", f.kicked, f.written)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "big.fits"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("content differs (%d bytes, %v)", len(got), err)
+	}
+}

@@ -67,7 +67,7 @@ func (j *job) conditionAndStore(ctx context.Context, tick func(), raw, dir strin
 	crash("store/after-temp-create")
 
 	start := time.Now()
-	out.info, err = d.cond.Condition(ctx, raw, &output{f: f.File, tick: tick, inject: d.inject})
+	out.info, err = d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
 	out.condTime = time.Since(start)
 	if err != nil {
 		return out, err
@@ -447,7 +447,7 @@ func mtime(path string) (int64, error) {
 // output is the conditioner's view of the temporary: every write counts as
 // progress for the timeout, and tests can inject failures into it.
 type output struct {
-	f      *os.File
+	f      *atomicfile.File
 	tick   func()
 	inject func(op, path string) error
 }

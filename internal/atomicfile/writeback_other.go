@@ -1,0 +1,8 @@
+//go:build !linux
+
+package atomicfile
+
+import "os"
+
+// startWriteback has no portable equivalent; Commit's fsync does all the work.
+func startWriteback(*os.File, int64, int64) {}
