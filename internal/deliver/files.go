@@ -80,17 +80,21 @@ func (j *job) conditionAndStore(ctx context.Context, tick func(), raw, dir strin
 
 	// The conditioner rewrites headers in place, so the checksum is taken
 	// from the finished temporary, read back once (from the page cache).
-	h, err := hashFile(ctx, f.File, tick)
-	if err != nil {
+	// The fsync waits on the disk and the hash on the CPU: both must be done
+	// before the rename, and they run at the same time.
+	synced := make(chan error, 1)
+	go func() {
+		if err := d.inject("sync", f.Name()); err != nil {
+			synced <- err
+			return
+		}
+		synced <- f.Sync()
+	}()
+	h, herr := hashFile(ctx, f.File, tick)
+	if err := errors.Join(herr, <-synced); err != nil {
 		return out, err
 	}
 	out.sum, out.size = h.sum, h.size
-	if err := d.inject("sync", f.Name()); err != nil {
-		return out, err
-	}
-	if err := f.Sync(); err != nil {
-		return out, err
-	}
 	crash("store/after-fsync")
 
 	out.path, out.already, err = j.place(ctx, tick, f, dir, out.info.UniqName, d.opts.Proc.Collision, h)
