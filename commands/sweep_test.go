@@ -1,10 +1,10 @@
 package commands
 
 import (
+	"github.com/obsdata/dataman/internal/testtree"
+
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -151,14 +150,14 @@ func TestSweepNight(t *testing.T) {
 	}
 
 	root := filepath.Dir(s.cfg.Paths.DataDir)
-	before := hashTree(t, root)
+	before := testtree.State(t, root)
 	dry := s.options()
 	dry.Run.DryRun = true
 	plan, err := s.sweepJSON(dry)
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
-	if after := hashTree(t, root); after != before {
+	if after := testtree.Changes(before, testtree.State(t, root)); len(after) != 0 {
 		t.Fatal("the dry run changed the tree")
 	}
 	want := "store=30 dispatch=5 redispatch=3 lost=0 clean=0 failed=0"
@@ -201,34 +200,6 @@ func TestSweepNight(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n") + "\n"
-}
-
-// hashTree digests every name, mode, size, mtime and byte under root.
-func hashTree(t *testing.T, root string) string {
-	h := sha256.New()
-	var paths []string
-	if err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		paths = append(paths, p)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%s %v %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.Write(b)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Each outcome has its documented exit status.

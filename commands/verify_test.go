@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"github.com/obsdata/dataman/internal/testtree"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -652,35 +654,6 @@ func TestVerifyDeepRecomputesMerged(t *testing.T) {
 	}
 }
 
-// treeState is everything about a tree a writer could change.
-func treeState(t *testing.T, root string) map[string]string {
-	t.Helper()
-	state := map[string]string{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		s := fi.Mode().String() + " " + strconv.FormatInt(fi.Size(), 10) + " " + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			s += " " + hexSum(b)
-		}
-		state[path] = s
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return state
-}
-
 // Without --fix nothing changes, not even a ledger with a torn last line,
 // which opening the ledger for writing would cut.
 func TestVerifyChangesNothing(t *testing.T) {
@@ -698,7 +671,7 @@ func TestVerifyChangesNothing(t *testing.T) {
 	lf.WriteString("this line does not parse\nmods1b.20260119.0003.fits step=sto")
 	lf.Close()
 	root := filepath.Dir(cfg.Paths.DataDir)
-	before := treeState(t, root)
+	before := testtree.State(t, root)
 
 	for _, mode := range []struct{ deep, json bool }{{false, false}, {true, true}} {
 		o.Deep, o.JSON = mode.deep, mode.json
@@ -708,16 +681,8 @@ func TestVerifyChangesNothing(t *testing.T) {
 			t.Fatalf("verify of a damaged tree: %v\n%s", err, out.String())
 		}
 	}
-	after := treeState(t, root)
-	for p, s := range before {
-		if after[p] != s {
-			t.Errorf("%s changed: %s -> %s", p, s, after[p])
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			t.Errorf("%s appeared", p)
-		}
+	for _, c := range testtree.Changes(before, testtree.State(t, root)) {
+		t.Errorf("changed: %s", c)
 	}
 }
 

@@ -16,21 +16,8 @@ import (
 //
 //	go test ./fits -run '^$' -bench ConditionFull -benchmem -count 5
 func BenchmarkConditionFull(b *testing.B) {
-	dir := b.TempDir()
-	raw, err := synth.WriteFile(dir, synth.Default("mods1b", 1, "full"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := filepath.Join(dir, "out.fits")
-	o := fits.AllSteps("bench", "sha256:bench")
-	var size int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		in, err := fits.Open(raw)
-		if err != nil {
-			b.Fatal(err)
-		}
+	out := filepath.Join(b.TempDir(), "out.fits")
+	benchCondition(b, func() (fits.Sink, func()) {
 		// A fresh file each time, as the delivery path writes a new temp:
 		// truncating the last output would wait for its writeback.
 		os.Remove(out)
@@ -38,30 +25,26 @@ func BenchmarkConditionFull(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := fits.Condition(in, f, o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		f.Close()
-		in.Close()
-		size = res.OutSize
-	}
-	b.SetBytes(size)
+		return f, func() { f.Close() }
+	})
 }
 
-// nullSink discards output but honours the writer's contract, so the
-// benchmark below measures dataman's own work: reading, fixing, bias
-// statistics, merging and checksums, without the kernel's page cache.
+// nullSink discards output but honours the writer's contract.
 type nullSink struct{}
 
 func (nullSink) Write(p []byte) (int, error)            { return len(p), nil }
 func (nullSink) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
 
 // BenchmarkConditionFullCompute is BenchmarkConditionFull without the
-// output file.
-//
-//	go test ./fits -run '^$' -bench ConditionFullCompute -benchmem -count 5
+// output file: dataman's own work (reading, fixing, bias statistics,
+// merging, checksums) without the kernel's page cache.
 func BenchmarkConditionFullCompute(b *testing.B) {
+	benchCondition(b, func() (fits.Sink, func()) { return nullSink{}, func() {} })
+}
+
+// benchCondition conditions a generated full frame b.N times into the
+// sinks newSink returns.
+func benchCondition(b *testing.B, newSink func() (fits.Sink, func())) {
 	raw, err := synth.WriteFile(b.TempDir(), synth.Default("mods1b", 1, "full"))
 	if err != nil {
 		b.Fatal(err)
@@ -75,10 +58,12 @@ func BenchmarkConditionFullCompute(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := fits.Condition(in, nullSink{}, o)
+		sink, done := newSink()
+		res, err := fits.Condition(in, sink, o)
 		if err != nil {
 			b.Fatal(err)
 		}
+		done()
 		in.Close()
 		size = res.OutSize
 	}

@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,37 +130,6 @@ func corrupt(t testing.TB, path string) {
 	if _, err := f.WriteAt([]byte("DAMAGED"), 100); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// treeHash is a digest of every name, mode, size, mtime and byte under root,
-// to show that something changed nothing.
-func treeHash(t testing.TB, root string) string {
-	h := sha256.New()
-	var paths []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		paths = append(paths, p)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%s %v %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(h, f)
-			f.Close()
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func sha(t testing.TB, path string) string {

@@ -1,6 +1,8 @@
 package sweep
 
 import (
+	"github.com/obsdata/dataman/internal/testtree"
+
 	"context"
 	"errors"
 	"io/fs"
@@ -65,11 +67,11 @@ func TestSweepRepairsANight(t *testing.T) {
 	staleProc := tempIn(t, filepath.Join(n.lay.ProcDir, night), rawName(12), 2*time.Hour)
 	fresh := tempIn(t, n.lay.RepoDir, rawName(13), time.Minute) // a write in progress elsewhere
 
-	before := treeHash(t, n.root)
+	before := testtree.State(t, n.root)
 	dry := n.opts()
 	dry.DryRun = true
 	plan := n.run(dry)
-	if after := treeHash(t, n.root); after != before {
+	if after := testtree.Changes(before, testtree.State(t, n.root)); len(after) != 0 {
 		t.Fatal("a dry run changed the tree")
 	}
 	if _, err := os.Stat(filepath.Join(n.lay.StateDir, LockName)); !errors.Is(err, fs.ErrNotExist) {
@@ -215,13 +217,13 @@ func TestSweepLockHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Release()
-	before := treeHash(t, n.root)
+	before := testtree.State(t, n.root)
 	_, err := Run(context.Background(), n.opts())
 	var held *HeldError
 	if !errors.As(err, &held) || held.PID != os.Getpid() {
 		t.Fatalf("sweep with the lock held: %v", err)
 	}
-	if treeHash(t, n.root) != before {
+	if c := testtree.Changes(before, testtree.State(t, n.root)); len(c) != 0 {
 		t.Error("a sweep that did not get the lock changed the tree")
 	}
 }
