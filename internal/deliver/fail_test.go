@@ -493,3 +493,29 @@ func TestNewNeverGoesBack(t *testing.T) {
 		t.Fatalf(".new names %s, want %s", got, newest)
 	}
 }
+
+// TestNewUnderConcurrency: many frames of one channel dispatched at once,
+// as with jobs > 1, leave <CHAN>.new naming the newest of them.
+func TestNewUnderConcurrency(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		e := newEnv(t, nil)
+		var names []string
+		for seq := 1; seq <= 8; seq++ {
+			names = append(names, e.raw(seq, 2000))
+		}
+		var wg sync.WaitGroup
+		for _, n := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.d.Ensure(context.Background(), n, Deliver); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := strings.TrimSpace(string(mustRead(t, e.newPath()))); got != names[len(names)-1] {
+			t.Fatalf("round %d: .new names %s, want the newest %s", round, got, names[len(names)-1])
+		}
+	}
+}

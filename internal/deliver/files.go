@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"io/fs"
 	"os"
@@ -172,15 +173,33 @@ func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatch
 	if err := d.inject("new", last); err != nil {
 		return out, err
 	}
-	if newer := newerThan(last, j.n); newer != "" {
-		// A backfilled or repaired old frame must not send modsDisp back in
-		// time: <CHAN>.new keeps naming the newest frame.
-		out.keptNew = newer
-	} else if err := atomicfile.WriteFile(last, []byte(filepath.Base(out.path)+"\n"), 0o644); err != nil {
+	if out.keptNew, err = j.updateLastFile(last, filepath.Base(out.path)); err != nil {
 		return out, err
 	}
 	crash("dispatch/after-new")
 	return out, nil
+}
+
+// updateLastFile points <CHAN>.new at name unless it already names a newer
+// frame, which it then returns: a backfilled or repaired old frame must not
+// send modsDisp back in time. Reading and replacing the file is one step
+// under an flock in the state folder, so that two dispatches of the same
+// channel, in one process (jobs > 1) or two (listen and a sweep), cannot
+// both read the old name and write in the wrong order.
+func (j *job) updateLastFile(last, name string) (string, error) {
+	lockPath := filepath.Join(j.d.opts.StateDir, "lastfile-"+j.n.Upper()+".lock")
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("lock for %s: %w", last, err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return "", fmt.Errorf("lock for %s: %w", last, err)
+	}
+	if newer := newerThan(last, j.n); newer != "" {
+		return newer, nil
+	}
+	return "", atomicfile.WriteFile(last, []byte(name+"\n"), 0o644)
 }
 
 // newerThan returns the name in the lastdata file last when it is a later
