@@ -37,8 +37,30 @@ func New(version string) *cli.App {
 		OnUsageError:           usageError,
 		UseShortOptionHandling: true,
 		EnableBashCompletion:   true,
-		HideHelpCommand:        true,
+		// A bare "dataman" shows the help; an unknown command is a usage
+		// error (urfave would take it for a help topic and exit 1).
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return exitcode.New(exitcode.Usage, fmt.Errorf("unknown command %q", c.Args().First()),
+					"dataman --help lists the commands")
+			}
+			return cli.ShowAppHelp(c)
+		},
 	}
+	// urfave's own help command adds nothing the man page must document.
+	app.Commands = append(app.Commands, &cli.Command{
+		Name: "help", Aliases: []string{"h"}, Usage: "show the commands, or one command's help",
+		ArgsUsage: "[COMMAND]",
+		Action: func(c *cli.Context) error {
+			if name := c.Args().First(); name != "" {
+				if c.App.Command(name) == nil {
+					return exitcode.Usagef("no command %q", name)
+				}
+				return cli.ShowCommandHelp(c, name)
+			}
+			return cli.ShowAppHelp(c)
+		},
+	})
 	for _, c := range app.Commands {
 		c.OnUsageError = usageError
 		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitSection(exitStatuses[c.Name])
@@ -78,6 +100,7 @@ var exitStatuses = map[string][]exitStatus{
 	"archive":   {statusOK, {exitcode.Failure, "at least one file failed or its dispatch is pending (the others were still done)"}, statusUsage},
 	"dispatch":  {statusOK, {exitcode.Failure, "at least one dispatch failed or is pending (the others were still done)"}, statusUsage},
 	"synth":     {statusOK, statusFailure, statusUsage},
+	"help":      {{exitcode.OK, "the help was shown"}, {exitcode.Usage, "no such command"}},
 	"listen":    listenStatuses,
 	"verify":    verifyStatuses,
 	"sweep":     sweepStatuses,

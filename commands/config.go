@@ -28,7 +28,7 @@ func configCommand() *cli.Command {
 			"service sees. With --default it prints the built-in default configuration instead: a commented\n" +
 			"YAML document to save and edit.",
 		Flags: []cli.Flag{
-			configFlag, logLevelFlag, jsonFlag,
+			configFlag, setFlag, jobsFlag, logLevelFlag, jsonFlag,
 			&cli.BoolFlag{Name: "default", Usage: "print the built-in default configuration as YAML"},
 		},
 		Action: func(c *cli.Context) error {

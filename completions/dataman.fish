@@ -3,15 +3,15 @@
 
 function __fish_dataman_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i condition listen archive dispatch sweep config verify
+        if contains -- $i condition listen archive dispatch sweep config verify help h
             return 1
         end
     end
     return 0
 end
 
-complete -c dataman -n '__fish_dataman_no_subcommand' -f -l help -s h -d 'show help'
 complete -c dataman -n '__fish_dataman_no_subcommand' -f -l version -s v -d 'print the version'
+complete -c dataman -n '__fish_dataman_no_subcommand' -f -l help -s h -d 'show help'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l help -s h -d 'show help'
 complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'condition' -d 'condition raw files into DIR; nothing is stored or delivered'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -l config -s c -r -d 'YAML config `FILE` (dataMan\'s dataman.ini works unchanged); default: $DATAMAN_CONFIG, else the built-in default'
@@ -64,6 +64,8 @@ complete -c dataman -n '__fish_seen_subcommand_from sweep' -f -l schedule -r -d 
 complete -c dataman -n '__fish_seen_subcommand_from config' -f -l help -s h -d 'show help'
 complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'config' -d 'print the effective configuration and where each value came from'
 complete -c dataman -n '__fish_seen_subcommand_from config' -l config -s c -r -d 'YAML config `FILE` (dataMan\'s dataman.ini works unchanged); default: $DATAMAN_CONFIG, else the built-in default'
+complete -c dataman -n '__fish_seen_subcommand_from config' -f -l set -r -d 'override a config key, e.g. --set paths.dataDir=/data (`KEY=VALUE`, repeatable)'
+complete -c dataman -n '__fish_seen_subcommand_from config' -f -l jobs -s j -r -d 'files processed at once (default: jobs from the config)'
 complete -c dataman -n '__fish_seen_subcommand_from config' -f -l log-level -r -d 'log `LEVEL`: debug, info, warn or error'
 complete -c dataman -n '__fish_seen_subcommand_from config' -f -l json -d 'print the results as JSON on stdout'
 complete -c dataman -n '__fish_seen_subcommand_from config' -f -l default -d 'print the built-in default configuration as YAML'
@@ -78,3 +80,5 @@ complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l night -r -d 'v
 complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l channel -r -d 'verify the channel `CHAN`, e.g. mods1b (repeatable; default: every channel found)'
 complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l deep -d 'also recompute MERGED from the raw file and compare it bit for bit'
 complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l fix -d 'hand what can be repaired to the delivery path, then verify it again'
+complete -c dataman -n '__fish_seen_subcommand_from help h' -f -l help -s h -d 'show help'
+complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'help h' -d 'show the commands, or one command\'s help'

@@ -117,7 +117,7 @@ for f in $(cd dataman-data/raw/mods1b && ls); do
 done
 stop
 echo "latency, datagram to MODS1B.new, $N full frames: $(stats <latency.txt)"
-echo "  step medians: read $(step read) s  condition $(step condition) s  store $(step store) s  dispatch $(step dispatch) s  listen's own time (check, queue, ledger) $(overhead) s"
+echo "  step medians: check $(step check) s  condition $(step condition) s  store $(step store) s  dispatch $(step dispatch) s  listen's own time (check, queue, ledger) $(overhead) s"
 
 # Throughput: M 1kx1k frames announced at once.
 mkdir -p "$WORK/throughput" && cd "$WORK/throughput"
@@ -133,4 +133,4 @@ echo "$M $rawbytes $(((t1 - t0) / 1000))" | awk '{
 	s = $3 / 1e6
 	printf "throughput, %d 1kx1k frames announced at once: %.1f frames/s, %.1f MB/s of raw input (%.2f s)\n", $1, $1 / s, $2 / 1e6 / s, s
 }'
-echo "  step medians: read $(step read) s  condition $(step condition) s  store $(step store) s  dispatch $(step dispatch) s  listen's own time (check, queue, ledger) $(overhead) s"
+echo "  step medians: check $(step check) s  condition $(step condition) s  store $(step store) s  dispatch $(step dispatch) s  listen's own time (check, queue, ledger) $(overhead) s"
