@@ -519,3 +519,43 @@ func TestNewUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestNewAfterCollision: once .new names a UNIQNAME (the frame's own name
+// was taken by another file), an older frame still cannot replace it.
+func TestNewAfterCollision(t *testing.T) {
+	e := newEnv(t, nil)
+	older, newer := e.raw(1, 3000), e.raw(2, 3000)
+	// A stranger's file under the newer frame's name in repoDir.
+	os.WriteFile(e.repoPath(newer), []byte("somebody else's file"), 0o644)
+	rep := e.ensure(newer, Deliver)
+	uniq := filepath.Base(rep.Dispatched)
+	if uniq == newer {
+		t.Fatalf("collision not renamed: %+v", rep)
+	}
+	if got := strings.TrimSpace(string(mustRead(t, e.newPath()))); got != uniq {
+		t.Fatalf(".new names %s, want the delivered %s", got, uniq)
+	}
+	e.ensure(older, Deliver)
+	if got := strings.TrimSpace(string(mustRead(t, e.newPath()))); got != uniq {
+		t.Fatalf(".new names %s after backfilling %s, want it kept at %s", got, older, uniq)
+	}
+}
+
+// TestMovedRepoDir: a delivery recorded in another repoDir than the
+// configured one is not taken as done: the file is dispatched again, to
+// where the configuration now says.
+func TestMovedRepoDir(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 3000)
+	e.ensure(base, Deliver)
+	moved := filepath.Join(t.TempDir(), "newdata2")
+	os.Mkdir(moved, 0o755)
+	e.reopen(func(o *Options) { o.RepoDir = moved })
+	rep := e.ensure(base, Deliver)
+	if rep.Already || rep.Dispatched != filepath.Join(moved, base) {
+		t.Fatalf("not dispatched to the new repoDir: %+v", rep)
+	}
+	if string(mustRead(t, filepath.Join(moved, base))) != string(e.want(base)) {
+		t.Fatal("wrong content in the new repoDir")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/ledger"
 )
 
 // chunk is the unit of copying and hashing, and so of progress for the
@@ -196,7 +197,7 @@ func (j *job) updateLastFile(last, name string) (string, error) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return "", fmt.Errorf("lock for %s: %w", last, err)
 	}
-	if newer := newerThan(last, j.n); newer != "" {
+	if newer := newerThan(last, j.n, j.rawNameOf); newer != "" {
 		return newer, nil
 	}
 	return "", atomicfile.WriteFile(last, []byte(name+"\n"), 0o644)
@@ -204,21 +205,44 @@ func (j *job) updateLastFile(last, name string) (string, error) {
 
 // newerThan returns the name in the lastdata file last when it is a later
 // frame of the same channel than n (by observing date, then sequence), and
-// "" when n may replace it: no file, an unreadable one, or a name that is not
-// a raw file name (a UNIQNAME after a collision).
-func newerThan(last string, n Name) string {
+// "" when n may replace it: no file, an unreadable one, or a name whose frame
+// is unknown. A name that is not a raw file name (a UNIQNAME after a
+// collision) is mapped back to its frame with rawNameOf.
+func newerThan(last string, n Name, rawNameOf func(delivered string) (Name, bool)) string {
 	b, err := os.ReadFile(last)
 	if err != nil {
 		return ""
 	}
-	cur, err := ParseName(strings.TrimSpace(string(b)))
-	if err != nil || cur.Chan != n.Chan {
+	named := strings.TrimSpace(string(b))
+	cur, err := ParseName(named)
+	if err != nil {
+		var ok bool
+		if cur, ok = rawNameOf(named); !ok {
+			return ""
+		}
+	}
+	if cur.Chan != n.Chan {
 		return ""
 	}
 	if cur.ObsDate > n.ObsDate || (cur.ObsDate == n.ObsDate && cur.Seq > n.Seq) {
-		return cur.Base
+		return named
 	}
 	return ""
+}
+
+// rawNameOf finds, in this channel's ledger, the raw file that was
+// dispatched under the name delivered.
+func (j *job) rawNameOf(delivered string) (Name, bool) {
+	if j.lg == nil {
+		return Name{}, false
+	}
+	for _, f := range j.lg.Files() {
+		if ev, ok := j.lg.State(f)[ledger.StepDispatch]; ok && filepath.Base(ev.Dest) == delivered {
+			n, err := ParseName(f)
+			return n, err == nil
+		}
+	}
+	return Name{}, false
 }
 
 // copyFile copies the stored file into a temporary in repoDir, hashing what it

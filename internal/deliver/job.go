@@ -83,7 +83,10 @@ func (j *job) already(what string, stored source, dest string) error {
 // there with the recorded size and mtime.
 func (j *job) trustedStore(ctx context.Context) (source, bool) {
 	ev := j.state[ledger.StepStore]
-	if !ev.Done() || ev.Dest == "" || ev.OutSHA256 == "" || !j.unchanged(ctx, ev, j.d.opts.Proc.Timeout) {
+	// A copy recorded in another folder than the configured one (procDir
+	// changed) proves nothing about where the file must be now.
+	if !ev.Done() || ev.Dest == "" || ev.OutSHA256 == "" || !inDir(ev.Dest, j.d.opts.StoreDir(j.n)) ||
+		!j.unchanged(ctx, ev, j.d.opts.Proc.Timeout) {
 		return source{}, false
 	}
 	return source{path: ev.Dest, sum: ev.OutSHA256, size: ev.OutSize, uniq: j.uniqName(ev)}, true
@@ -93,7 +96,8 @@ func (j *job) trustedStore(ctx context.Context) (source, bool) {
 // a copy of stored and still has the recorded size and mtime.
 func (j *job) trustedDispatch(ctx context.Context, stored source) (string, bool) {
 	ev := j.state[ledger.StepDispatch]
-	if !ev.Done() || ev.Dest == "" || ev.OutSHA256 != stored.sum || !j.unchanged(ctx, ev, j.d.opts.Repo.Timeout) {
+	if !ev.Done() || ev.Dest == "" || ev.OutSHA256 != stored.sum || !inDir(ev.Dest, j.d.opts.RepoDir) ||
+		!j.unchanged(ctx, ev, j.d.opts.Repo.Timeout) {
 		return "", false
 	}
 	return ev.Dest, true
@@ -308,3 +312,8 @@ type pendingError struct{ err error }
 
 func (e pendingError) Error() string   { return e.err.Error() }
 func (e pendingError) Unwrap() []error { return []error{ErrPending, e.err} }
+
+// inDir reports whether path is directly in dir.
+func inDir(path, dir string) bool {
+	return filepath.Clean(filepath.Dir(path)) == filepath.Clean(dir)
+}
