@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -209,7 +210,10 @@ func deliverAction(c *cli.Context, version string, mode deliver.Mode, names func
 	}
 	if c.Bool(dryRunFlag.Name) {
 		mode |= deliver.DryRun
-	} else if err := makeDefaultDirs(cfg); err != nil {
+	}
+	// The built-in default's empty folders are dataman's own sandbox: a dry
+	// run creates them too, so that it predicts what the real run will do.
+	if err := makeDefaultDirs(cfg); err != nil {
 		return err
 	}
 	d, err := newDeliverer(cfg, version, logx.From(ctx))
@@ -240,7 +244,11 @@ func runDelivery(ctx context.Context, d ensurer, o deliveryOptions, stdout, stde
 		switch {
 		case err == nil:
 			r.OK = true
-			log.Debug(o.Verb, "file", o.Names[i], "actions", strings.Join(rep.Actions, "; "),
+			level := slog.LevelInfo
+			if o.Progress {
+				level = slog.LevelDebug
+			}
+			log.Log(ctx, level, o.Verb, "file", o.Names[i], "actions", strings.Join(rep.Actions, "; "),
 				"condition", rep.Timings.Condition, "store", rep.Timings.Store, "dispatch", rep.Timings.Dispatch)
 		case errors.Is(err, deliver.ErrPending):
 			r.Error = err.Error() // the deliverer logs it
@@ -274,10 +282,14 @@ func runDelivery(ctx context.Context, d ensurer, o deliveryOptions, stdout, stde
 		}
 		for _, r := range results {
 			switch {
+			case r.Pending:
+				msg := r.Error
+				if msg == "" {
+					msg = r.File + ": " + strings.Join(r.Actions, "; ")
+				}
+				fmt.Fprintf(stdout, "PENDING %s\n", msg)
 			case r.OK:
 				fmt.Fprintf(stdout, "ok      %s: %s\n", r.File, strings.Join(r.Actions, "; "))
-			case r.Pending:
-				fmt.Fprintf(stdout, "PENDING %s\n", r.Error)
 			default:
 				fmt.Fprintf(stdout, "FAILED  %s\n", r.Error)
 			}
@@ -288,6 +300,11 @@ func runDelivery(ctx context.Context, d ensurer, o deliveryOptions, stdout, stde
 		return err
 	}
 	if failed+pending > 0 {
+		for _, r := range results {
+			if !r.OK && r.Error != "" {
+				PrintError(stderr, errors.New(r.Error))
+			}
+		}
 		return exitcode.Silent(exitcode.Failure)
 	}
 	return nil

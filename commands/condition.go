@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -99,7 +101,11 @@ func runCondition(ctx context.Context, o conditionOptions, stdout, stderr io.Wri
 		if err == nil {
 			err = errors.New("not a directory")
 		}
-		return exitcode.New(exitcode.Usage, fmt.Errorf("--out %s: %w", o.OutDir, err))
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the message names the folder already
+		}
+		return exitcode.New(exitcode.Usage, fmt.Errorf("%s: write: --out: %w", o.OutDir, err))
 	}
 	results := make([]conditionResult, len(o.Files))
 	bar := progress.New(stderr, o.Progress, len(o.Files), "conditioning")
@@ -116,7 +122,13 @@ func runCondition(ctx context.Context, o conditionOptions, stdout, stderr io.Wri
 			for _, w := range res.Warnings {
 				log.Warn(w, "file", o.Files[i])
 			}
-			log.Debug("conditioned", "file", o.Files[i], "out", out, "seconds", r.Seconds)
+			// Under cron or systemd the log lines are the progress; on a
+			// terminal the bar is, and the lines would break it.
+			level := slog.LevelInfo
+			if o.Progress {
+				level = slog.LevelDebug
+			}
+			log.Log(ctx, level, "conditioned", "file", o.Files[i], "out", out, "seconds", r.Seconds)
 		}
 		results[i] = r
 		bar.Add(1)

@@ -268,7 +268,7 @@ func (c *Config) Set(key, value string, src Source) error {
 	}
 	f := lookup(key)
 	if f == nil {
-		return &Error{Key: key, Err: unknownKey(key)}
+		return &Error{Key: key, Err: unknownKey(key, value)}
 	}
 	if err := c.set(f, value, src); err != nil {
 		return &Error{Key: key, Err: err}

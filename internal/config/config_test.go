@@ -293,9 +293,9 @@ func TestFileErrors(t *testing.T) {
 		{"schedule", "sweep:\n  schedule: every day\n", `:2: sweep.schedule: "every day" is not a cron schedule`},
 		{"schedule zone only", "sweep:\n  schedule: TZ=UTC\n", `:2: sweep.schedule: "TZ=UTC" is not a cron schedule (like "*/15 * * * *" or "@hourly"): schedule "TZ=UTC": not a cron schedule`},
 		{"schedule never fires", "sweep:\n  schedule: 0 0 30 2 *\n", `:2: sweep.schedule: "0 0 30 2 *" is not a cron schedule (like "*/15 * * * *" or "@hourly"): schedule "0 0 30 2 *": never fires`},
-		{"unknown top", "debug: N\nfrobnicate: 1\n", `:2: frobnicate: unknown key`},
-		{"unknown nested", "paths:\n  dataDir: /data\n  rawDir: /raw\n", `:3: paths.rawDir: unknown key`},
-		{"wrong case", "paths:\n  datadir: /data\n", `:2: paths.datadir: unknown key (did you mean paths.dataDir?)`},
+		{"unknown top", "debug: N\nfrobnicate: 1\n", `:2: frobnicate: "1": unknown key`},
+		{"unknown nested", "paths:\n  dataDir: /data\n  rawDir: /raw\n", `:3: paths.rawDir: "/raw": unknown key`},
+		{"wrong case", "paths:\n  datadir: /data\n", `:2: paths.datadir: "/data": unknown key (did you mean paths.dataDir?)`},
 		{"wrong case section", "Server:\n  ipPort: 1\n", `:1: Server: unknown key (did you mean server?)`},
 		{"merge key", "<<: {debug: Y}\n", `:1: <<: unknown key`},
 		{"twice", "debug: N\njobs: 2\ndebug: Y\n", `:3: debug: given twice (first at line 1)`},
@@ -411,9 +411,9 @@ func TestSetErrors(t *testing.T) {
 		want       string
 	}{
 		{"jobs", "0", SourceFlag, `config: jobs: "0" is out of range (1 to 1024)`},
-		{"paths.rawDir", "/raw", SourceFlag, "config: paths.rawDir: unknown key"},
-		{"Jobs", "2", SourceFlag, "config: Jobs: unknown key (did you mean jobs?)"},
-		{"paths", "/x", SourceFlag, "config: paths: unknown key"},
+		{"paths.rawDir", "/raw", SourceFlag, "config: paths.rawDir: \"/raw\": unknown key"},
+		{"Jobs", "2", SourceFlag, "config: Jobs: \"2\": unknown key (did you mean jobs?)"},
+		{"paths", "/x", SourceFlag, "config: paths: \"/x\": unknown key"},
 		{"jobs", "2", Source("cli"), `config: jobs: unknown source "cli"`},
 		// A lower source than the one recorded is still checked.
 		{"debug", "maybe", SourceDefault, `config: debug: "maybe" is not a flag (use Y or N)`},

@@ -91,18 +91,22 @@ func lookup(key string) *field { return byKey[key] }
 
 // unknownKey suggests the right spelling when only the case differs, the
 // likely mistake with dataMan's camelCase keys.
-func unknownKey(key string) error {
+func unknownKey(key, value string) error {
+	what := "unknown key"
+	if value != "" {
+		what = strconv.Quote(value) + ": unknown key"
+	}
 	for i := range fields {
 		if strings.EqualFold(fields[i].key, key) {
-			return fmt.Errorf("unknown key (did you mean %s?)", fields[i].key)
+			return fmt.Errorf("%s (did you mean %s?)", what, fields[i].key)
 		}
 	}
 	for s := range sections {
 		if strings.EqualFold(s, key) && s != key {
-			return fmt.Errorf("unknown key (did you mean %s?)", s)
+			return fmt.Errorf("%s (did you mean %s?)", what, s)
 		}
 	}
-	return errors.New("unknown key")
+	return errors.New(what)
 }
 
 // ProcessingHash identifies what changes the conditioned bytes: the

@@ -82,7 +82,11 @@ func (w *walker) mapping(prefix string, m *yaml.Node) error {
 				return err
 			}
 		default:
-			return w.fail(k.Line, key, unknownKey(key))
+			value := ""
+			if v.Kind == yaml.ScalarNode {
+				value = v.Value
+			}
+			return w.fail(k.Line, key, unknownKey(key, value))
 		}
 	}
 	return nil
