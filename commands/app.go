@@ -47,7 +47,9 @@ func New(version string) *cli.App {
 			return cli.ShowAppHelp(c)
 		},
 	}
-	// urfave's own help command adds nothing the man page must document.
+	// urfave adds its --help flag only along with its own help command,
+	// which this one replaces.
+	app.Flags = append(app.Flags, cli.HelpFlag)
 	app.Commands = append(app.Commands, &cli.Command{
 		Name: "help", Aliases: []string{"h"}, Usage: "show the commands, or one command's help",
 		ArgsUsage: "[COMMAND]",

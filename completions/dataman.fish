@@ -10,8 +10,8 @@ function __fish_dataman_no_subcommand --description 'Test if there has been any 
     return 0
 end
 
-complete -c dataman -n '__fish_dataman_no_subcommand' -f -l version -s v -d 'print the version'
 complete -c dataman -n '__fish_dataman_no_subcommand' -f -l help -s h -d 'show help'
+complete -c dataman -n '__fish_dataman_no_subcommand' -f -l version -s v -d 'print the version'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l help -s h -d 'show help'
 complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'condition' -d 'condition raw files into DIR; nothing is stored or delivered'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -l config -s c -r -d 'YAML config `FILE` (dataMan\'s dataman.ini works unchanged); default: $DATAMAN_CONFIG, else the built-in default'
