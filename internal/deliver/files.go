@@ -268,34 +268,14 @@ func (j *job) copyFile(ctx context.Context, tick func(), src source, name string
 	defer f.Abort()
 	crash("dispatch/after-temp-create")
 
-	h := sha256.New()
-	buf := make([]byte, chunk)
-	var size int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", false, err
-		}
-		n, rerr := in.Read(buf)
-		if n > 0 {
-			if err := d.inject("write", f.Name()); err != nil {
-				return "", false, err
-			}
-			if _, err := f.Write(buf[:n]); err != nil {
-				return "", false, err
-			}
-			h.Write(buf[:n])
-			size += int64(n)
-			tick()
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return "", false, rerr
-		}
+	// The bytes written are hashed on a second goroutine while the next
+	// chunks are read and written: SHA-256 costs as much as the copy itself.
+	sum, size, err := copyHashing(ctx, f, in, func() error { return d.inject("write", f.Name()) }, tick)
+	if err != nil {
+		return "", false, err
 	}
 	crash("dispatch/after-write")
-	got := digest{sum: hex.EncodeToString(h.Sum(nil)), size: size}
+	got := digest{sum: sum, size: size}
 	if got != (digest{sum: src.sum, size: src.size}) {
 		return "", false, fmt.Errorf("copy of %s to %s has sha256 %s and %d bytes, want %s and %d bytes: %w",
 			src.path, repo, got.sum, got.size, src.sum, src.size, ErrChecksum)
@@ -522,3 +502,56 @@ func (o *output) Seek(offset int64, whence int) (int64, error) { return o.f.Seek
 // ReadAt is not part of Output, but a conditioner that needs to read back
 // what it wrote can find it with a type assertion.
 func (o *output) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
+
+// copyHashing copies src to dst in chunks and returns the SHA-256 of the
+// bytes written. Each chunk is hashed on another goroutine after it was
+// written, from its own buffer, while the next ones are read and written.
+func copyHashing(ctx context.Context, dst io.Writer, src io.Reader, before func() error, tick func()) (string, int64, error) {
+	const buffers = 4
+	free := make(chan []byte, buffers)
+	for range buffers {
+		free <- make([]byte, chunk)
+	}
+	written := make(chan []byte, buffers)
+	hashed := make(chan string, 1)
+	go func() {
+		h := sha256.New()
+		for b := range written {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+		hashed <- hex.EncodeToString(h.Sum(nil))
+	}()
+	var size int64
+	err := func() error {
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			buf := <-free
+			n, rerr := src.Read(buf)
+			if n > 0 {
+				if err := before(); err != nil {
+					return err
+				}
+				if _, err := dst.Write(buf[:n]); err != nil {
+					return err
+				}
+				written <- buf[:n]
+				size += int64(n)
+				tick()
+			} else {
+				free <- buf
+			}
+			if rerr == io.EOF {
+				return nil
+			}
+			if rerr != nil {
+				return rerr
+			}
+		}
+	}()
+	close(written)
+	sum := <-hashed
+	return sum, size, err
+}
