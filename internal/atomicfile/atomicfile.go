@@ -27,6 +27,7 @@ type File struct {
 	done   bool // committed or removed
 
 	written, kicked int64 // bytes written by Write; bytes whose writeback was started
+	lazy            bool  // no writeback until Commit: see DeferWriteback
 }
 
 // Create opens a new temporary file in dir for a file that will be named name;

@@ -11,9 +11,14 @@ const writebackChunk = 8 << 20
 func (f *File) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
 	f.written += int64(n)
-	if f.written-f.kicked >= writebackChunk {
+	if !f.lazy && f.written-f.kicked >= writebackChunk {
 		startWriteback(f.File, f.kicked, f.written-f.kicked)
 		f.kicked = f.written
 	}
 	return n, err
 }
+
+// DeferWriteback turns off the writeback Write starts: the file's pages stay
+// in the page cache until Commit's fsync. It is for a file whose durability
+// can wait while another file's, on the same disk, is needed first.
+func (f *File) DeferWriteback() { f.lazy = true }

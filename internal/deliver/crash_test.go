@@ -7,14 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
-// crashPoints are the places of the write sequence, in the order a delivery
-// passes them.
+// crashPoints are the places of the write sequence. A delivery passes the
+// store's in this order and the dispatch's in this order, the two interleaved
+// (they run at the same time), except that .new is written before the stored
+// copy is synced.
 var crashPoints = []string{
 	"store/after-temp-create",
 	"store/after-write",
@@ -60,16 +64,33 @@ func crashChild(point, root string) {
 	os.Exit(3)
 }
 
-// The matrix must cover every point a delivery passes.
+// The matrix must cover every point a delivery passes, and a delivery passes
+// them in the order the matrix assumes.
 func TestCrashPointsComplete(t *testing.T) {
-	e := newEnv(t, nil)
-	base := e.raw(1, 5000)
-	var hit []string
-	crashHook = func(p string) { hit = append(hit, p) }
-	defer func() { crashHook = nil }()
-	e.ensure(base, Deliver)
-	if !slices.Equal(hit, crashPoints) {
-		t.Fatalf("a delivery passes\n %q\nthe matrix has\n %q", hit, crashPoints)
+	for range 20 { // the two sides interleave differently from run to run
+		e := newEnv(t, nil)
+		base := e.raw(1, 5000)
+		var mu sync.Mutex
+		var hit []string
+		crashHook = func(p string) {
+			mu.Lock()
+			hit = append(hit, p)
+			mu.Unlock()
+		}
+		e.ensure(base, Deliver)
+		crashHook = nil
+		if got, want := slices.Sorted(slices.Values(hit)), slices.Sorted(slices.Values(crashPoints)); !slices.Equal(got, want) {
+			t.Fatalf("a delivery passes\n %q\nthe matrix has\n %q", hit, crashPoints)
+		}
+		for _, side := range []string{"store/", "dispatch/"} {
+			in := func(p string) bool { return !strings.HasPrefix(p, side) }
+			if got, want := slices.DeleteFunc(slices.Clone(hit), in), slices.DeleteFunc(slices.Clone(crashPoints), in); !slices.Equal(got, want) {
+				t.Fatalf("%s points passed in the order\n %q\nwant\n %q", side, got, want)
+			}
+		}
+		if slices.Index(hit, "dispatch/after-new") > slices.Index(hit, "store/after-fsync") {
+			t.Fatalf(".new written after the stored copy was synced: %q", hit)
+		}
 	}
 }
 

@@ -212,7 +212,9 @@ func TestMinFreeGuard(t *testing.T) {
 		base := e.raw(1, 5000)
 		rep, err := e.d.Ensure(context.Background(), base, Deliver)
 		e.checkPending(base, rep, err, syscall.ENOSPC)
-		want := base + ": dispatch: " + e.RepoDir + ": no space left on device (need 5.1 kB + 1048576 TiB free, have "
+		// The dispatch conditions its own copy, so the guard goes by the
+		// estimate of a conditioned file's size, three times the raw one.
+		want := base + ": dispatch: " + e.RepoDir + ": no space left on device (need 15 kB + 1048576 TiB free, have "
 		if !strings.HasPrefix(err.Error(), want) {
 			t.Fatalf("message\n %s\nwant prefix\n %s", err, want)
 		}
@@ -332,6 +334,37 @@ func TestDispatchChecksumMismatch(t *testing.T) {
 	}
 }
 
+// The dispatched copy is conditioned on its own and checked against the
+// stored one: two conditionings that disagree deliver nothing and store
+// nothing, and say so in the ledger.
+func TestConditioningsDisagree(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 3*chunk)
+	e.cond.vary = true
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	if !errors.Is(err, ErrChecksum) || errors.Is(err, ErrPending) || rep.Pending || rep.Dispatched != "" {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	if !strings.HasPrefix(err.Error(), base+": store: the copy conditioned into "+e.RepoDir+" has sha256 ") {
+		t.Errorf("message %q", err)
+	}
+	absent(t, e.storedPath(base))
+	absent(t, e.repoPath(base))
+	absent(t, e.newPath())
+	noTemps(t, e.root)
+	for _, step := range []string{ledger.StepStore, ledger.StepDispatch} {
+		if ev := e.latest(base, step); ev.Status != ledger.StatusFailed || !strings.Contains(ev.Reason, "sha256") {
+			t.Errorf("%s: %+v", step, ev)
+		}
+	}
+	if pending, _ := e.d.Pending(); len(pending) != 0 {
+		t.Fatalf("a disagreement is pending: %v", pending)
+	}
+	e.cond.vary = false
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+}
+
 // A reader polling <CHAN>.new every millisecond, as modsDisp does every 2 s,
 // never sees it missing (once it exists), empty or partial.
 func TestNewFileNeverPartial(t *testing.T) {
@@ -433,7 +466,8 @@ func TestRealMinFree(t *testing.T) {
 	base := e.raw(1, 5000)
 	rep, err := e.d.Ensure(context.Background(), base, Deliver)
 	e.checkPending(base, rep, err, syscall.ENOSPC)
-	if !strings.Contains(err.Error(), "(need 5.1 kB + 2 MiB free, have 1 MiB)") {
+	// The estimate of a conditioned file's size, three times the raw one.
+	if !strings.Contains(err.Error(), "(need 15 kB + 2 MiB free, have 1 MiB)") {
 		t.Fatalf("message %q", err)
 	}
 }

@@ -39,76 +39,313 @@ type stored struct {
 // timeout, so it reports only through its result and never commits once ctx
 // is done.
 func (j *job) conditionAndStore(ctx context.Context, tick func(), raw, dir string) (stored, error) {
-	d := j.d
 	var out stored
-	if err := d.inject("stat", raw); err != nil {
-		return out, err
-	}
-	fi, err := os.Stat(raw)
-	if err != nil {
-		return out, err
-	}
-	if err := d.makeStoreDir(dir); err != nil {
-		return out, err
-	}
-	tick()
-	out.cleaned = d.cleanOnce(dir)
-	// The conditioned file is about three times the raw one: the raw int16
-	// images are kept and the float32 MERGED mosaic is added.
-	if err := d.checkSpace(dir, 3*fi.Size(), d.opts.Proc.MinFree); err != nil {
-		return out, err
-	}
-	if err := d.inject("create", dir); err != nil {
-		return out, err
-	}
-	f, err := atomicfile.Create(dir, j.n.Base, 0o644)
+	f, err := j.conditionTemp(ctx, tick, raw, dir, &out, false, nil)
 	if err != nil {
 		return out, err
 	}
 	defer f.Abort()
-	crash("store/after-temp-create")
-
-	start := time.Now()
-	out.info, err = d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
-	out.condTime = time.Since(start)
-	if err != nil {
-		return out, err
-	}
-	if err := ctx.Err(); err != nil {
-		return out, err
-	}
-	out.conditioned = true
-	crash("store/after-write")
 
 	// The conditioner rewrites headers in place, so the checksum is taken
 	// from the finished temporary, read back once (from the page cache).
 	// The fsync waits on the disk and the hash on the CPU: both must be done
 	// before the rename, and they run at the same time.
 	synced := make(chan error, 1)
-	go func() {
-		if err := d.inject("sync", f.Name()); err != nil {
-			synced <- err
-			return
-		}
-		synced <- f.Sync()
-	}()
+	go func() { synced <- j.syncTemp(f) }()
 	h, herr := hashFile(ctx, f.File, tick)
 	if err := errors.Join(herr, <-synced); err != nil {
 		return out, err
 	}
 	out.sum, out.size = h.sum, h.size
 	crash("store/after-fsync")
+	return out, j.placeStored(ctx, tick, f, dir, &out, h)
+}
 
-	out.path, out.already, err = j.place(ctx, tick, f, dir, out.info.UniqName, d.opts.Proc.Collision, h)
+// conditionTemp conditions raw into a new temporary in dir and returns it,
+// written but not synced; the caller commits or aborts it. With lazy, the
+// temporary's pages are left in the page cache until its fsync, so that
+// they do not compete for the disk with a copy that is needed sooner.
+func (j *job) conditionTemp(ctx context.Context, tick func(), raw, dir string, out *stored, lazy bool, onStart func()) (*atomicfile.File, error) {
+	d := j.d
+	if err := d.inject("stat", raw); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(raw)
 	if err != nil {
-		return out, err
+		return nil, err
+	}
+	if err := d.makeStoreDir(dir); err != nil {
+		return nil, err
+	}
+	tick()
+	out.cleaned = d.cleanOnce(dir)
+	if err := d.checkSpace(dir, outputEstimate(fi.Size()), d.opts.Proc.MinFree); err != nil {
+		return nil, err
+	}
+	if err := d.inject("create", dir); err != nil {
+		return nil, err
+	}
+	f, err := atomicfile.Create(dir, j.n.Base, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if lazy {
+		f.DeferWriteback()
+	}
+	crash("store/after-temp-create")
+	if onStart != nil {
+		onStart()
+	}
+
+	start := time.Now()
+	out.info, err = d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
+	out.condTime = time.Since(start)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		f.Abort()
+		return nil, err
+	}
+	out.conditioned = true
+	crash("store/after-write")
+	return f, nil
+}
+
+func (j *job) syncTemp(f *atomicfile.File) error {
+	if err := j.d.inject("sync", f.Name()); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// placeStored commits the synced temporary f, whose digest is h, as the
+// stored copy in dir.
+func (j *job) placeStored(ctx context.Context, tick func(), f *atomicfile.File, dir string, out *stored, h digest) error {
+	var err error
+	out.path, out.already, err = j.place(ctx, tick, f, dir, out.info.UniqName, j.d.opts.Proc.Collision, h)
+	if err != nil {
+		return err
 	}
 	if !out.already {
 		crash("store/after-rename")
 	}
 	out.mtime, err = mtime(out.path)
-	return out, err
+	return err
 }
+
+// fresh is the outcome of conditionStoreDispatch.
+type fresh struct {
+	stored
+	disp     dispatched
+	dispErr  error
+	dispTime time.Duration
+	tried    bool // the dispatch ran and dispErr is its outcome
+}
+
+// errStoreRefused is what the dispatch of conditionStoreDispatch gets when
+// the stored copy cannot be made: nothing is delivered that is not stored.
+var errStoreRefused = errors.New("the stored copy cannot be made")
+
+// conditionStoreDispatch is the delivery of a file with no stored copy to
+// trust, ordered for the latency of <CHAN>.new. It runs in a goroutine
+// watched on the store folder, and conditions the raw file twice, at the
+// same time, once into each destination:
+//
+//   - here, into a temporary in the store folder whose pages are left in the
+//     page cache, then hashed;
+//   - on a goroutine watched on repoDir (conditionIntoRepo), into a
+//     temporary there, hashed and synced, then committed and named in .new
+//     only if its hash is the stored temporary's and the stored copy's name
+//     is known to be free;
+//   - then, and only then, the stored temporary is synced and committed.
+//
+// So the two copies are written by two cores instead of one after the
+// other; the dispatched copy's checksum is checked against an independent
+// conditioning of the same raw file; when both folders share a disk, .new
+// waits for one file to reach it, not two; and when /newdata is another
+// machine, the local fsync is not on the way. A repository that fails does
+// not stop the stored copy; one that hangs holds it up for at most the
+// repository's timeout, after which the folder counts as stuck and later
+// files do not wait for it at all.
+//
+// If the computer stops between the two commits, the stored copy is lost
+// with its temporary and the ledger has no line for the file; the next run
+// conditions it again, to the same bytes, and finds the dispatched copy
+// identical.
+func (j *job) conditionStoreDispatch(ctx context.Context, tick func(), raw, dir string) (fresh, error) {
+	d := j.d
+	var out fresh
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	started := make(chan bool, 1) // the stored copy got as far as its temporary
+	type checked struct {
+		h   digest
+		err error
+	}
+	ready := make(chan checked, 1) // the stored temporary's digest, or why there is none
+	want := func(ctx context.Context, tick func()) (digest, error) {
+		// Waiting here is not a stall of the repository: the store folder's
+		// watch bounds the hash.
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case c := <-ready:
+				ready <- c
+				return c.h, c.err
+			case <-t.C:
+				tick()
+			case <-ctx.Done():
+				return digest{}, ctx.Err()
+			}
+		}
+	}
+	type result struct {
+		v   dispatched
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		v, err := watch(ctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
+			return j.conditionIntoRepo(ctx, tick, raw, started, want)
+		})
+		done <- result{v, err}
+	}()
+	// wait returns the dispatch's outcome; the repository's watch bounds it.
+	wait := func() result {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case r := <-done:
+				out.dispTime = time.Since(start)
+				out.disp, out.dispErr, out.tried = r.v, r.err, !errors.Is(r.err, errStoreRefused)
+				return r
+			case <-t.C:
+				tick()
+			}
+		}
+	}
+	refuse := func(err error) (fresh, error) {
+		select {
+		case started <- false:
+		default:
+		}
+		ready <- checked{err: fmt.Errorf("%w: %w", errStoreRefused, err)}
+		wait()
+		return out, err
+	}
+
+	f, err := j.conditionTemp(ctx, tick, raw, dir, &out.stored, true, func() { started <- true })
+	if err != nil {
+		return refuse(err)
+	}
+	defer f.Abort()
+	h, err := hashFile(ctx, f.File, tick)
+	if err != nil {
+		return refuse(err)
+	}
+	out.sum, out.size = h.sum, h.size
+	// Refuse now what placeStored would refuse after the dispatch.
+	if _, _, err := j.choose(ctx, tick, dir, out.info.UniqName, d.opts.Proc.Collision, h); err != nil {
+		return refuse(err)
+	}
+	ready <- checked{h: h}
+
+	if r := wait(); errors.Is(r.err, ErrChecksum) {
+		// Two conditionings of one raw file disagree: keep neither.
+		return out, r.err
+	}
+	if err := j.syncTemp(f); err != nil {
+		return out, err
+	}
+	crash("store/after-fsync")
+	return out, j.placeStored(ctx, tick, f, dir, &out.stored, h)
+}
+
+// conditionIntoRepo is the dispatch of conditionStoreDispatch: it runs in a
+// goroutine watched on repoDir. It waits for the stored copy to get as far
+// as its temporary (so that a store refused at once costs no conditioning),
+// conditions raw into a temporary in repoDir, hashes and syncs it, and
+// commits it if its digest is the stored temporary's, which want gives.
+func (j *job) conditionIntoRepo(ctx context.Context, tick func(), raw string, started <-chan bool, want func(context.Context, func()) (digest, error)) (dispatched, error) {
+	d := j.d
+	repo := d.opts.RepoDir
+	var out dispatched
+	// As in copyToRepo: a missing repoDir is not created.
+	if err := d.inject("stat", repo); err != nil {
+		return out, err
+	}
+	if _, err := os.Stat(repo); err != nil {
+		return out, err
+	}
+	tick()
+	out.cleaned = d.cleanOnce(repo)
+	select {
+	case ok := <-started:
+		if !ok {
+			return out, errStoreRefused
+		}
+	case <-ctx.Done():
+		return out, ctx.Err()
+	}
+	tick()
+	fi, err := os.Stat(raw)
+	if err != nil {
+		return out, err
+	}
+	if err := d.checkSpace(repo, outputEstimate(fi.Size()), d.opts.Repo.MinFree); err != nil {
+		return out, err
+	}
+	if err := d.inject("create", repo); err != nil {
+		return out, err
+	}
+	f, err := atomicfile.Create(repo, j.n.Base, 0o644)
+	if err != nil {
+		return out, err
+	}
+	defer f.Abort()
+	crash("dispatch/after-temp-create")
+	info, err := d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return out, err
+	}
+	crash("dispatch/after-write")
+
+	synced := make(chan error, 1)
+	go func() { synced <- j.syncTemp(f) }()
+	h, herr := hashFile(ctx, f.File, tick)
+	if err := errors.Join(herr, <-synced); err != nil {
+		return out, err
+	}
+	exp, err := want(ctx, tick)
+	if err != nil {
+		return out, err
+	}
+	if h != exp {
+		return out, fmt.Errorf("the copy conditioned into %s has sha256 %s and %d bytes, the stored copy %s and %d bytes: %w",
+			repo, h.sum, h.size, exp.sum, exp.size, ErrChecksum)
+	}
+	crash("dispatch/after-fsync")
+	if out.path, out.already, err = j.place(ctx, tick, f, repo, info.UniqName, d.opts.Repo.Collision, h); err != nil {
+		return out, err
+	}
+	if !out.already {
+		crash("dispatch/after-rename")
+	}
+	return out, j.announce(ctx, &out)
+}
+
+// outputEstimate is the size a conditioned file is expected to have, for the
+// free-space guards: about three times the raw file, since the raw int16
+// images are kept and the float32 MERGED mosaic is added.
+func outputEstimate(rawSize int64) int64 { return 3 * rawSize }
 
 // makeStoreDir creates <procDir>/<obsdate>. The explicit chmod is because the
 // umask would otherwise drop the group write bit.
@@ -135,7 +372,10 @@ type dispatched struct {
 }
 
 // copyToRepo runs in a watched goroutine, like conditionAndStore.
-func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatched, error) {
+//
+// want gives the digest the copy must have: the stored copy's, known in
+// advance or computed while the copy is made.
+func (j *job) copyToRepo(ctx context.Context, tick func(), src source, want func(context.Context, func()) (digest, error)) (dispatched, error) {
 	d := j.d
 	repo := d.opts.RepoDir
 	var out dispatched
@@ -149,36 +389,59 @@ func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatch
 	}
 	tick()
 	out.cleaned = d.cleanOnce(repo)
-	want := digest{sum: src.sum, size: src.size}
-	target, how, err := j.choose(ctx, tick, repo, src.uniq, d.opts.Repo.Collision, want)
-	if err != nil {
+	// The name is looked at before copying: identical bytes there mean
+	// nothing to copy, and a collision policy may refuse at once.
+	target := filepath.Join(repo, j.n.Base)
+	if err := d.inject("stat", target); err != nil {
 		return out, err
 	}
-	if how == identical {
-		out.path, out.already = target, true
+	if _, err := os.Lstat(target); err == nil {
+		h, err := want(ctx, tick)
+		if err != nil {
+			return out, err
+		}
+		path, how, err := j.choose(ctx, tick, repo, src.uniq, d.opts.Repo.Collision, h)
+		if err != nil {
+			return out, err
+		}
+		target, out.already = path, how == identical
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return out, err
+	}
+	if out.already {
+		out.path = target
 	} else {
-		if out.path, out.already, err = j.copyFile(ctx, tick, src, filepath.Base(target)); err != nil {
+		var err error
+		if out.path, out.already, err = j.copyFile(ctx, tick, src, filepath.Base(target), want); err != nil {
 			return out, err
 		}
 	}
+	return out, j.announce(ctx, &out)
+}
+
+// announce finishes a dispatch whose copy is in place at out.path: it
+// records its mtime and points <CHAN>.new at it.
+func (j *job) announce(ctx context.Context, out *dispatched) error {
+	d := j.d
+	var err error
 	if out.mtime, err = mtime(out.path); err != nil {
-		return out, err
+		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return out, err
+		return err
 	}
 	// .new is written only after the copy is in place under its final name,
 	// and names that name, which is not always the raw file's.
 	last := d.opts.LastFile(j.n)
 	crash("dispatch/before-new")
 	if err := d.inject("new", last); err != nil {
-		return out, err
+		return err
 	}
 	if out.keptNew, err = j.updateLastFile(last, filepath.Base(out.path)); err != nil {
-		return out, err
+		return err
 	}
 	crash("dispatch/after-new")
-	return out, nil
+	return nil
 }
 
 // updateLastFile points <CHAN>.new at name unless it already names a newer
@@ -247,7 +510,7 @@ func (j *job) rawNameOf(delivered string) (Name, bool) {
 
 // copyFile copies the stored file into a temporary in repoDir, hashing what it
 // writes, and commits it only if the hash is the stored copy's.
-func (j *job) copyFile(ctx context.Context, tick func(), src source, name string) (string, bool, error) {
+func (j *job) copyFile(ctx context.Context, tick func(), src source, name string, want func(context.Context, func()) (digest, error)) (string, bool, error) {
 	d := j.d
 	repo := d.opts.RepoDir
 	if err := d.checkSpace(repo, src.size, d.opts.Repo.MinFree); err != nil {
@@ -275,10 +538,14 @@ func (j *job) copyFile(ctx context.Context, tick func(), src source, name string
 		return "", false, err
 	}
 	crash("dispatch/after-write")
+	exp, err := want(ctx, tick)
+	if err != nil {
+		return "", false, err
+	}
 	got := digest{sum: sum, size: size}
-	if got != (digest{sum: src.sum, size: src.size}) {
+	if got != exp {
 		return "", false, fmt.Errorf("copy of %s to %s has sha256 %s and %d bytes, want %s and %d bytes: %w",
-			src.path, repo, got.sum, got.size, src.sum, src.size, ErrChecksum)
+			src.path, repo, got.sum, got.size, exp.sum, exp.size, ErrChecksum)
 	}
 	if err := d.inject("sync", f.Name()); err != nil {
 		return "", false, err
@@ -422,6 +689,11 @@ func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, u
 type digest struct {
 	sum  string
 	size int64
+}
+
+// known is the want of copyToRepo for a digest known in advance.
+func known(h digest) func(context.Context, func()) (digest, error) {
+	return func(context.Context, func()) (digest, error) { return h, nil }
 }
 
 func sameContent(ctx context.Context, tick func(), path string, fi os.FileInfo, want digest) (bool, error) {

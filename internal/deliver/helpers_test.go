@@ -25,6 +25,7 @@ import (
 type fakeCond struct {
 	calls atomic.Int32
 	err   error
+	vary  bool // each call writes other bytes, as a conditioner that is not deterministic would
 }
 
 func header(s string) []byte { return fmt.Appendf(nil, "%-80s", "CONDITIONED "+s) }
@@ -36,7 +37,7 @@ func conditioned(raw []byte) []byte {
 func uniqFor(base string) string { return "uniq-" + base }
 
 func (c *fakeCond) Condition(ctx context.Context, rawPath string, out Output) (RawInfo, error) {
-	c.calls.Add(1)
+	n := c.calls.Add(1)
 	if c.err != nil {
 		return RawInfo{}, c.err
 	}
@@ -54,7 +55,11 @@ func (c *fakeCond) Condition(ctx context.Context, rawPath string, out Output) (R
 		}
 		p = p[n:]
 	}
-	if _, err := out.WriteAt(header(fmt.Sprintf("SIZE=%d", len(raw))), 0); err != nil {
+	final := header(fmt.Sprintf("SIZE=%d", len(raw)))
+	if c.vary {
+		final = header(fmt.Sprintf("SIZE=%d CALL=%d", len(raw), n))
+	}
+	if _, err := out.WriteAt(final, 0); err != nil {
 		return RawInfo{}, err
 	}
 	sum := sha256.Sum256(raw)

@@ -60,13 +60,9 @@ func (j *job) run(ctx context.Context, kind Mode) error {
 			if dest, ok := j.trustedDispatch(ctx, stored); ok {
 				return j.already("already delivered", stored, dest)
 			}
-		} else {
-			var err error
-			if stored, err = j.store(ctx); err != nil {
-				return err
-			}
+			return j.dispatch(ctx, stored)
 		}
-		return j.dispatch(ctx, stored)
+		return j.storeAndDispatch(ctx)
 	}
 }
 
@@ -189,6 +185,51 @@ func (j *job) store(ctx context.Context) (source, error) {
 	})
 	j.rep.Timings.Condition = res.condTime
 	j.rep.Timings.Store = time.Since(start) - res.condTime
+	return j.recordStore(res, err)
+}
+
+// storeAndDispatch delivers a file whose stored copy cannot be trusted: see
+// conditionStoreDispatch for the order of the work. The ledger gets its
+// lines in the usual order, condition, store, dispatch, once both copies
+// are settled.
+func (j *job) storeAndDispatch(ctx context.Context) error {
+	d := j.d
+	dir := d.opts.StoreDir(j.n)
+	start := time.Now()
+	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(ctx context.Context, tick func()) (fresh, error) {
+		return j.conditionStoreDispatch(ctx, tick, d.opts.Raw(j.n), dir)
+	})
+	// The steps overlap: Condition is the stored copy's conditioning,
+	// Dispatch the rest of the time until .new named the file, Store the
+	// time after that until the stored copy was committed.
+	j.rep.Timings.Condition = res.condTime
+	j.rep.Timings.Dispatch = max(0, res.dispTime-res.condTime)
+	j.rep.Timings.Store = time.Since(start) - j.rep.Timings.Condition - j.rep.Timings.Dispatch
+	src, serr := j.recordStore(res.stored, err)
+	if !res.tried {
+		return serr
+	}
+	if serr != nil {
+		src = source{sum: res.sum, size: res.size}
+		if errors.Is(res.dispErr, ErrChecksum) {
+			// Recorded as the store's failure already.
+			res.dispErr = fmt.Errorf("%w (the copy was not kept)", res.dispErr)
+		}
+	}
+	derr := j.recordDispatch(src, res.disp, res.dispErr, false)
+	if serr != nil {
+		if derr != nil && !errors.Is(derr, ErrPending) && !errors.Is(derr, ErrChecksum) {
+			return errors.Join(serr, derr)
+		}
+		return serr
+	}
+	return derr
+}
+
+// recordStore records the outcome of conditioning and storing and returns
+// the stored copy.
+func (j *job) recordStore(res stored, err error) (source, error) {
+	raw := j.d.opts.Raw(j.n)
 	for _, p := range res.cleaned {
 		j.action("removed stale temporary %s", p)
 	}
@@ -243,14 +284,22 @@ func (j *job) dispatch(ctx context.Context, src source) error {
 	j.rep.Stored = src.path
 	start := time.Now()
 	res, err := watch(ctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
-		return j.copyToRepo(ctx, tick, src)
+		return j.copyToRepo(ctx, tick, src, known(digest{sum: src.sum, size: src.size}))
 	})
 	j.rep.Timings.Dispatch = time.Since(start)
+	return j.recordDispatch(src, res, err, true)
+}
+
+// recordDispatch records the outcome of copying src to the repository. With
+// distrust, a checksum mismatch marks the stored copy failed too: it no
+// longer has the bytes the ledger recorded.
+func (j *job) recordDispatch(src source, res dispatched, err error, distrust bool) error {
+	d := j.d
 	for _, p := range res.cleaned {
 		j.action("removed stale temporary %s", p)
 	}
 	if err != nil {
-		if errors.Is(err, ErrChecksum) {
+		if distrust && errors.Is(err, ErrChecksum) {
 			// The stored copy no longer matches the ledger; the next run
 			// must condition again rather than trust it.
 			st := j.event(ledger.StepStore, ledger.StatusFailed)
