@@ -31,8 +31,9 @@ func (c conditioner) Condition(ctx context.Context, rawPath string, out deliver.
 	return deliver.RawInfo{Size: res.RawSize, SHA256: res.RawSHA256, UniqName: res.UniqName}, nil
 }
 
-// newDeliverer builds the one delivery path from the config.
-func newDeliverer(cfg *config.Config, version string, log *slog.Logger) (*deliver.Deliverer, error) {
+// newDeliverer builds the one delivery path from the config. twin is for
+// listen, which waits on each frame: see deliver.Options.Twin.
+func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin bool) (*deliver.Deliverer, error) {
 	dest := func(d config.Destination) deliver.DestOptions {
 		return deliver.DestOptions{Collision: deliver.Policy(d.Collision), MinFree: d.MinFree, Timeout: d.Timeout}
 	}
@@ -48,6 +49,7 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger) (*delive
 		Version:    version,
 		ConfigHash: cfg.ProcessingHash(),
 		Log:        log,
+		Twin:       twin,
 	}, conditioner{withRawHash(processing(cfg, version))})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)

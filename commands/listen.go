@@ -79,7 +79,7 @@ func listenCommand(version string) *cli.Command {
 			if err := makeDefaultDirs(cfg); err != nil {
 				return err
 			}
-			d, err := newDeliverer(cfg, version, log)
+			d, err := newDeliverer(cfg, version, log, true)
 			if err != nil {
 				return exitcode.New(exitcode.Usage, err)
 			}

@@ -78,7 +78,7 @@ func sweepCommand(version string) *cli.Command {
 					return err
 				}
 			}
-			d, err := newDeliverer(cfg, version, logx.From(ctx))
+			d, err := newDeliverer(cfg, version, logx.From(ctx), false)
 			if err != nil {
 				return exitcode.New(exitcode.Usage, err)
 			}

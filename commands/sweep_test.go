@@ -53,7 +53,7 @@ func newSweepSetup(t *testing.T) *sweepSetup {
 			t.Fatal(err)
 		}
 	}
-	d, err := newDeliverer(cfg, "test", nil)
+	d, err := newDeliverer(cfg, "test", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

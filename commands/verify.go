@@ -78,7 +78,7 @@ func verifyCommand(version string) *cli.Command {
 					if err := makeDefaultDirs(cfg); err != nil {
 						return nil, err
 					}
-					return newDeliverer(cfg, version, log)
+					return newDeliverer(cfg, version, log, false)
 				},
 			}, c.App.Writer, c.App.ErrWriter)
 		},

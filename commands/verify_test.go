@@ -551,7 +551,7 @@ func deliveredNight(t testing.TB, count int, mode string) (verifyOptions, *confi
 		t.Fatal(err)
 	}
 	discard := slog.New(slog.DiscardHandler)
-	d, err := newDeliverer(cfg, "test", discard)
+	d, err := newDeliverer(cfg, "test", discard, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -572,7 +572,7 @@ func deliveredNight(t testing.TB, count int, mode string) (verifyOptions, *confi
 		Jobs:      2,
 		Proc:      processing(cfg, "test"),
 		Version:   "test",
-		Deliverer: func() (*deliver.Deliverer, error) { return newDeliverer(cfg, "test", discard) },
+		Deliverer: func() (*deliver.Deliverer, error) { return newDeliverer(cfg, "test", discard, false) },
 	}, cfg
 }
 

@@ -4,13 +4,19 @@
 # directories on the same disk, run alternately in one session.
 #
 #   .ci/bench/deliver.sh [RUNS]      (default 9; prints medians and the ratio)
+#
+# DATAMAN=/path/to/dataman measures that binary instead of building this tree.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-9}
 base=${BENCH_DIR:-$PWD}
 work=$(mktemp -d "$base/.bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/dataman" ./cmd/dataman
+if [ -n "${DATAMAN:-}" ]; then
+	cp "$DATAMAN" "$work/dataman"
+else
+	go build -o "$work/dataman" ./cmd/dataman
+fi
 "$work/dataman" synth --out "$work/raw" --channel mods1b --mode full >/dev/null
 name=mods1b.20260119.0001.fits
 # A conditioned copy of the same frame, the bytes cp has to move.

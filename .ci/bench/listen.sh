@@ -2,10 +2,14 @@
 # Benchmark of "dataman listen" (issue 4 item 10), over the real binary on a
 # loopback port, with every write fsynced as in production:
 #
-#   latency     for N full frames, one at a time: the time from sending
-#               "proc <file>" (a new socket per datagram, as the camera server
-#               does) until <CHAN>.new names the file; median and p99, and the
-#               medians of the steps listen logs for each file;
+#   latency     for N full frames, one at a time, PACE seconds apart: the
+#               time from sending "proc <file>" (a new socket per datagram, as
+#               the camera server does) until <CHAN>.new names the file; median
+#               and p99, and the medians of the steps listen logs for each
+#               file;
+#   floor       between those frames, the time this machine takes to write
+#               one conditioned full frame to a new file with fsync (dd
+#               conv=fsync): no delivery can put a frame in /newdata faster;
 #   throughput  M 1kx1k frames announced at once: frames per second, and MB/s
 #               of raw input, from the first datagram until the last file is
 #               in repoDir.
@@ -13,10 +17,15 @@
 #   .ci/bench/listen.sh                 # N=20 full frames, M=100 1kx1k frames
 #   N=5 M=20 .ci/bench/listen.sh        # quicker
 #
-# Environment: N (20), M (100), JOBS (the config's default, 2), WORK folder to
-# run in (default a new temporary folder, removed afterwards; it needs about
-# 0.35 GB per full frame). The raw files are in the page cache, as after the
-# camera server wrote them; on the mountain they come over NFS.
+# Environment: N (20), M (100), JOBS (the config's default, 2), PACE (3
+# seconds: a full frame takes 22 s to read out, so frames never come faster;
+# 3 s keeps the run short while each frame finds the server idle, as at the
+# telescope), DATAMAN (a dataman binary to measure instead of building this
+# tree, to compare builds), WORK folder to run in (default a new temporary
+# folder, removed afterwards; it needs about 0.5 GB per full frame). The raw
+# files are written and synced before listen starts, and are in the page
+# cache, as after the camera server wrote them; on the mountain they come
+# over NFS.
 #
 # bash, not sh: datagrams are sent through bash's /dev/udp, which opens a
 # socket per redirection.
@@ -32,8 +41,12 @@ else
 	trap 'kill "$pid" 2>/dev/null || true; rm -rf "$WORK"' EXIT INT TERM
 fi
 pid=
-(cd "$repo" && go build -o "$WORK/dataman" ./cmd/dataman)
-dm="$WORK/dataman"
+if [ -n "${DATAMAN:-}" ]; then
+	dm=$(realpath "$DATAMAN")
+else
+	(cd "$repo" && go build -o "$WORK/dataman" ./cmd/dataman)
+	dm="$WORK/dataman"
+fi
 jobs=()
 [ -n "${JOBS:-}" ] && jobs=(--jobs "$JOBS")
 
@@ -106,17 +119,32 @@ echo "dataman listen, $(nproc) CPUs, $(uname -r), work folder on $(df --output=s
 # Latency: one full frame at a time.
 mkdir -p "$WORK/latency" && cd "$WORK/latency"
 "$dm" synth --out dataman-data/raw --channel mods1b --mode full --count "$N" >/dev/null
+sync
 start "$WORK/latency"
 : >latency.txt
+: >floor.txt
+i=0
 for f in $(cd dataman-data/raw/mods1b && ls); do
+	sleep "${PACE:-3}"
 	t0=$(now)
 	send "$f"
 	until [ "$(cat dataman-data/newdata/MODS1B.new 2>/dev/null)" = "$f" ]; do :; done
 	t1=$(now)
 	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>latency.txt
+	# The floor, measured between the frames: one durable copy of the
+	# conditioned frame just delivered, into a new file.
+	sleep "${PACE:-3}"
+	i=$((i + 1))
+	t0=$(now)
+	dd if="dataman-data/newdata/$f" of="floor.$i" bs=1M conv=fsync status=none
+	t1=$(now)
+	rm -f "floor.$i"
+	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>floor.txt
 done
 stop
-echo "latency, datagram to MODS1B.new, $N full frames: $(stats <latency.txt)"
+echo "latency, datagram to MODS1B.new, $N full frames, ${PACE:-3} s apart: $(stats <latency.txt)"
+echo "floor, one fsynced copy of a conditioned frame (dd), between them: $(stats <floor.txt)"
+paste latency.txt floor.txt | awk '{print $1 / $2}' | sort -g | awk '{v[NR] = $1} END {printf "  latency / floor, frame by frame: median %.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 echo "  step medians: check $(step check) s  condition $(step condition) s  store $(step store) s  dispatch $(step dispatch) s  listen's own time (check, queue, ledger) $(overhead) s"
 
 # Throughput: M 1kx1k frames announced at once.

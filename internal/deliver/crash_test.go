@@ -94,6 +94,29 @@ func TestCrashPointsComplete(t *testing.T) {
 	}
 }
 
+// Without Twin a delivery stores, then copies: every point in one order, the
+// stored copy synced and renamed before anything is written to repoDir.
+func TestSerialDeliver(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Twin = false })
+	base := e.raw(1, 3*chunk)
+	var hit []string
+	crashHook = func(p string) { hit = append(hit, p) }
+	defer func() { crashHook = nil }()
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+	want := []string{
+		"store/after-temp-create", "store/after-write", "store/after-fsync", "store/after-rename", "store/after-ledger",
+		"dispatch/after-temp-create", "dispatch/after-write", "dispatch/after-fsync", "dispatch/after-rename",
+		"dispatch/before-new", "dispatch/after-new", "dispatch/after-ledger",
+	}
+	if !slices.Equal(hit, want) {
+		t.Fatalf("a serial delivery passes\n %q\nwant\n %q", hit, want)
+	}
+	if n := e.cond.calls.Load(); n != 1 {
+		t.Fatalf("conditioned %d times", n)
+	}
+}
+
 func TestCrashMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-runs the test binary for each point")

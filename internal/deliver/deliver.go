@@ -74,6 +74,13 @@ type Options struct {
 	ConfigHash string
 	Log        *slog.Logger     // nil discards
 	Now        func() time.Time // the ledger's clock; nil is time.Now
+	// Twin delivers a file with no stored copy by conditioning it into both
+	// destinations at once and naming it in .new before the stored copy is
+	// synced (see conditionStoreDispatch): the latency of .new for a second
+	// conditioning per frame. For a server waiting on each frame, not for a
+	// batch that keeps every core busy, which is served better by storing
+	// and then copying.
+	Twin bool
 }
 
 // Mode says what Ensure should do.

@@ -83,6 +83,7 @@ func optionsIn(root string) Options {
 		Version:    "test-1",
 		ConfigHash: "cfg0",
 		Now:        func() time.Time { return fixedNow },
+		Twin:       true, // listen's path; TestSerialDeliver covers the other
 	}
 }
 

@@ -62,7 +62,14 @@ func (j *job) run(ctx context.Context, kind Mode) error {
 			}
 			return j.dispatch(ctx, stored)
 		}
-		return j.storeAndDispatch(ctx)
+		if j.d.opts.Twin {
+			return j.storeAndDispatch(ctx)
+		}
+		stored, err := j.store(ctx)
+		if err != nil {
+			return err
+		}
+		return j.dispatch(ctx, stored)
 	}
 }
 
