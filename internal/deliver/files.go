@@ -275,15 +275,10 @@ func (j *job) conditionIntoRepo(ctx context.Context, tick func(), raw string, st
 	d := j.d
 	repo := d.opts.RepoDir
 	var out dispatched
-	// As in copyToRepo: a missing repoDir is not created.
-	if err := d.inject("stat", repo); err != nil {
+	var err error
+	if out.cleaned, err = d.enterRepo(tick); err != nil {
 		return out, err
 	}
-	if _, err := os.Stat(repo); err != nil {
-		return out, err
-	}
-	tick()
-	out.cleaned = d.cleanOnce(repo)
 	select {
 	case ok := <-started:
 		if !ok {
@@ -342,6 +337,22 @@ func (j *job) conditionIntoRepo(ctx context.Context, tick func(), raw string, st
 	return out, j.announce(ctx, &out)
 }
 
+// enterRepo checks that repoDir is there and, the first time, rids it of
+// stale temporaries, which it returns. A missing repoDir is most often an
+// NFS share that is not mounted: creating it would fill the local disk
+// underneath the mount point.
+func (d *Deliverer) enterRepo(tick func()) ([]string, error) {
+	repo := d.opts.RepoDir
+	if err := d.inject("stat", repo); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(repo); err != nil {
+		return nil, err
+	}
+	tick()
+	return d.cleanOnce(repo), nil
+}
+
 // outputEstimate is the size a conditioned file is expected to have, for the
 // free-space guards: about three times the raw file, since the raw int16
 // images are kept and the float32 MERGED mosaic is added.
@@ -372,23 +383,15 @@ type dispatched struct {
 }
 
 // copyToRepo runs in a watched goroutine, like conditionAndStore.
-//
-// want gives the digest the copy must have: the stored copy's, known in
-// advance or computed while the copy is made.
+// want gives the digest the copy must have, the stored copy's.
 func (j *job) copyToRepo(ctx context.Context, tick func(), src source, want func(context.Context, func()) (digest, error)) (dispatched, error) {
 	d := j.d
 	repo := d.opts.RepoDir
 	var out dispatched
-	// A missing repoDir is most often an NFS share that is not mounted:
-	// creating it would fill the local disk underneath the mount point.
-	if err := d.inject("stat", repo); err != nil {
+	var err error
+	if out.cleaned, err = d.enterRepo(tick); err != nil {
 		return out, err
 	}
-	if _, err := os.Stat(repo); err != nil {
-		return out, err
-	}
-	tick()
-	out.cleaned = d.cleanOnce(repo)
 	// The name is looked at before copying: identical bytes there mean
 	// nothing to copy, and a collision policy may refuse at once.
 	target := filepath.Join(repo, j.n.Base)
@@ -411,7 +414,6 @@ func (j *job) copyToRepo(ctx context.Context, tick func(), src source, want func
 	if out.already {
 		out.path = target
 	} else {
-		var err error
 		if out.path, out.already, err = j.copyFile(ctx, tick, src, filepath.Base(target), want); err != nil {
 			return out, err
 		}
