@@ -46,14 +46,8 @@ func (j *job) conditionAndStore(ctx context.Context, tick func(), raw, dir strin
 	}
 	defer f.Abort()
 
-	// The conditioner rewrites headers in place, so the checksum is taken
-	// from the finished temporary, read back once (from the page cache).
-	// The fsync waits on the disk and the hash on the CPU: both must be done
-	// before the rename, and they run at the same time.
-	synced := make(chan error, 1)
-	go func() { synced <- j.syncTemp(f) }()
-	h, herr := hashFile(ctx, f.File, tick)
-	if err := errors.Join(herr, <-synced); err != nil {
+	h, err := j.hashAndSync(ctx, tick, f)
+	if err != nil {
 		return out, err
 	}
 	out.sum, out.size = h.sum, h.size
@@ -82,34 +76,61 @@ func (j *job) conditionTemp(ctx context.Context, tick func(), raw, dir string, o
 	if err := d.checkSpace(dir, outputEstimate(fi.Size()), d.opts.Proc.MinFree); err != nil {
 		return nil, err
 	}
-	if err := d.inject("create", dir); err != nil {
+	start := time.Now()
+	f, info, err := j.conditionInto(ctx, tick, raw, dir, "store", lazy, onStart)
+	out.condTime = time.Since(start)
+	if err != nil {
 		return nil, err
+	}
+	out.info, out.conditioned = info, true
+	return f, nil
+}
+
+// conditionInto conditions raw into a new temporary in dir, for side
+// ("store" or "dispatch", which names its crash points), and returns it
+// written but not synced; on an error the temporary is gone. lazy is as in
+// conditionTemp; onStart, if not nil, is called once the temporary exists.
+func (j *job) conditionInto(ctx context.Context, tick func(), raw, dir, side string, lazy bool, onStart func()) (*atomicfile.File, RawInfo, error) {
+	d := j.d
+	if err := d.inject("create", dir); err != nil {
+		return nil, RawInfo{}, err
 	}
 	f, err := atomicfile.Create(dir, j.n.Base, 0o644)
 	if err != nil {
-		return nil, err
+		return nil, RawInfo{}, err
 	}
 	if lazy {
 		f.DeferWriteback()
 	}
-	crash("store/after-temp-create")
+	crash(side + "/after-temp-create")
 	if onStart != nil {
 		onStart()
 	}
-
-	start := time.Now()
-	out.info, err = d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
-	out.condTime = time.Since(start)
+	info, err := d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
 		f.Abort()
-		return nil, err
+		return nil, RawInfo{}, err
 	}
-	out.conditioned = true
-	crash("store/after-write")
-	return f, nil
+	crash(side + "/after-write")
+	return f, info, nil
+}
+
+// hashAndSync hashes and syncs a finished temporary. The conditioner
+// rewrites headers in place, so the checksum is taken from the temporary,
+// read back once (from the page cache). The fsync waits on the disk and the
+// hash on the CPU: both must be done before the rename, and they run at the
+// same time.
+func (j *job) hashAndSync(ctx context.Context, tick func(), f *atomicfile.File) (digest, error) {
+	synced := make(chan error, 1)
+	go func() { synced <- j.syncTemp(f) }()
+	h, herr := hashFile(ctx, f.File, tick)
+	if err := errors.Join(herr, <-synced); err != nil {
+		return digest{}, err
+	}
+	return h, nil
 }
 
 func (j *job) syncTemp(f *atomicfile.File) error {
@@ -180,27 +201,18 @@ func (j *job) conditionStoreDispatch(ctx context.Context, tick func(), raw, dir 
 	defer cancel()
 
 	started := make(chan bool, 1) // the stored copy got as far as its temporary
-	type checked struct {
-		h   digest
-		err error
-	}
-	ready := make(chan checked, 1) // the stored temporary's digest, or why there is none
+	// The stored temporary's digest, or why there is none, set before ready
+	// is closed.
+	var storedSum digest
+	var storeErr error
+	ready := make(chan struct{})
 	want := func(ctx context.Context, tick func()) (digest, error) {
 		// Waiting here is not a stall of the repository: the store folder's
 		// watch bounds the hash.
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case c := <-ready:
-				ready <- c
-				return c.h, c.err
-			case <-t.C:
-				tick()
-			case <-ctx.Done():
-				return digest{}, ctx.Err()
-			}
+		if _, err := awaitTicking(ctx, ready, tick); err != nil {
+			return digest{}, err
 		}
+		return storedSum, storeErr
 	}
 	type result struct {
 		v   dispatched
@@ -214,27 +226,21 @@ func (j *job) conditionStoreDispatch(ctx context.Context, tick func(), raw, dir 
 		})
 		done <- result{v, err}
 	}()
-	// wait returns the dispatch's outcome; the repository's watch bounds it.
+	// wait returns the dispatch's outcome. It does not give up with ctx:
+	// the repository's watch returns soon after ctx is done.
 	wait := func() result {
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case r := <-done:
-				out.dispTime = time.Since(start)
-				out.disp, out.dispErr, out.tried = r.v, r.err, !errors.Is(r.err, errStoreRefused)
-				return r
-			case <-t.C:
-				tick()
-			}
-		}
+		r, _ := awaitTicking(context.Background(), done, tick)
+		out.dispTime = time.Since(start)
+		out.disp, out.dispErr, out.tried = r.v, r.err, !errors.Is(r.err, errStoreRefused)
+		return r
 	}
 	refuse := func(err error) (fresh, error) {
 		select {
 		case started <- false:
 		default:
 		}
-		ready <- checked{err: fmt.Errorf("%w: %w", errStoreRefused, err)}
+		storeErr = fmt.Errorf("%w: %w", errStoreRefused, err)
+		close(ready)
 		wait()
 		return out, err
 	}
@@ -253,7 +259,8 @@ func (j *job) conditionStoreDispatch(ctx context.Context, tick func(), raw, dir 
 	if _, _, err := j.choose(ctx, tick, dir, out.info.UniqName, d.opts.Proc.Collision, h); err != nil {
 		return refuse(err)
 	}
-	ready <- checked{h: h}
+	storedSum = h
+	close(ready)
 
 	if r := wait(); errors.Is(r.err, ErrChecksum) {
 		// Two conditionings of one raw file disagree: keep neither.
@@ -264,6 +271,25 @@ func (j *job) conditionStoreDispatch(ctx context.Context, tick func(), raw, dir 
 	}
 	crash("store/after-fsync")
 	return out, j.placeStored(ctx, tick, f, dir, &out.stored, h)
+}
+
+// awaitTicking waits for a value from ch, or for ch to be closed, calling
+// tick every 10 ms meanwhile: waiting on an operation watched elsewhere is
+// not a stall of the caller's own.
+func awaitTicking[T any](ctx context.Context, ch <-chan T, tick func()) (T, error) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case v := <-ch:
+			return v, nil
+		case <-t.C:
+			tick()
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
+	}
 }
 
 // conditionIntoRepo is the dispatch of conditionStoreDispatch: it runs in a
@@ -295,28 +321,13 @@ func (j *job) conditionIntoRepo(ctx context.Context, tick func(), raw string, st
 	if err := d.checkSpace(repo, outputEstimate(fi.Size()), d.opts.Repo.MinFree); err != nil {
 		return out, err
 	}
-	if err := d.inject("create", repo); err != nil {
-		return out, err
-	}
-	f, err := atomicfile.Create(repo, j.n.Base, 0o644)
+	f, info, err := j.conditionInto(ctx, tick, raw, repo, "dispatch", false, nil)
 	if err != nil {
 		return out, err
 	}
 	defer f.Abort()
-	crash("dispatch/after-temp-create")
-	info, err := d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
-	if err == nil {
-		err = ctx.Err()
-	}
+	h, err := j.hashAndSync(ctx, tick, f)
 	if err != nil {
-		return out, err
-	}
-	crash("dispatch/after-write")
-
-	synced := make(chan error, 1)
-	go func() { synced <- j.syncTemp(f) }()
-	h, herr := hashFile(ctx, f.File, tick)
-	if err := errors.Join(herr, <-synced); err != nil {
 		return out, err
 	}
 	exp, err := want(ctx, tick)
@@ -383,8 +394,7 @@ type dispatched struct {
 }
 
 // copyToRepo runs in a watched goroutine, like conditionAndStore.
-// want gives the digest the copy must have, the stored copy's.
-func (j *job) copyToRepo(ctx context.Context, tick func(), src source, want func(context.Context, func()) (digest, error)) (dispatched, error) {
+func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatched, error) {
 	d := j.d
 	repo := d.opts.RepoDir
 	var out dispatched
@@ -392,29 +402,15 @@ func (j *job) copyToRepo(ctx context.Context, tick func(), src source, want func
 	if out.cleaned, err = d.enterRepo(tick); err != nil {
 		return out, err
 	}
-	// The name is looked at before copying: identical bytes there mean
-	// nothing to copy, and a collision policy may refuse at once.
-	target := filepath.Join(repo, j.n.Base)
-	if err := d.inject("stat", target); err != nil {
+	want := digest{sum: src.sum, size: src.size}
+	target, how, err := j.choose(ctx, tick, repo, src.uniq, d.opts.Repo.Collision, want)
+	if err != nil {
 		return out, err
 	}
-	if _, err := os.Lstat(target); err == nil {
-		h, err := want(ctx, tick)
-		if err != nil {
-			return out, err
-		}
-		path, how, err := j.choose(ctx, tick, repo, src.uniq, d.opts.Repo.Collision, h)
-		if err != nil {
-			return out, err
-		}
-		target, out.already = path, how == identical
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return out, err
-	}
-	if out.already {
-		out.path = target
+	if how == identical {
+		out.path, out.already = target, true
 	} else {
-		if out.path, out.already, err = j.copyFile(ctx, tick, src, filepath.Base(target), want); err != nil {
+		if out.path, out.already, err = j.copyFile(ctx, tick, src, filepath.Base(target)); err != nil {
 			return out, err
 		}
 	}
@@ -512,7 +508,7 @@ func (j *job) rawNameOf(delivered string) (Name, bool) {
 
 // copyFile copies the stored file into a temporary in repoDir, hashing what it
 // writes, and commits it only if the hash is the stored copy's.
-func (j *job) copyFile(ctx context.Context, tick func(), src source, name string, want func(context.Context, func()) (digest, error)) (string, bool, error) {
+func (j *job) copyFile(ctx context.Context, tick func(), src source, name string) (string, bool, error) {
 	d := j.d
 	repo := d.opts.RepoDir
 	if err := d.checkSpace(repo, src.size, d.opts.Repo.MinFree); err != nil {
@@ -540,14 +536,10 @@ func (j *job) copyFile(ctx context.Context, tick func(), src source, name string
 		return "", false, err
 	}
 	crash("dispatch/after-write")
-	exp, err := want(ctx, tick)
-	if err != nil {
-		return "", false, err
-	}
 	got := digest{sum: sum, size: size}
-	if got != exp {
+	if got != (digest{sum: src.sum, size: src.size}) {
 		return "", false, fmt.Errorf("copy of %s to %s has sha256 %s and %d bytes, want %s and %d bytes: %w",
-			src.path, repo, got.sum, got.size, exp.sum, exp.size, ErrChecksum)
+			src.path, repo, got.sum, got.size, src.sum, src.size, ErrChecksum)
 	}
 	if err := d.inject("sync", f.Name()); err != nil {
 		return "", false, err
@@ -691,11 +683,6 @@ func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, u
 type digest struct {
 	sum  string
 	size int64
-}
-
-// known is the want of copyToRepo for a digest known in advance.
-func known(h digest) func(context.Context, func()) (digest, error) {
-	return func(context.Context, func()) (digest, error) { return h, nil }
 }
 
 func sameContent(ctx context.Context, tick func(), path string, fi os.FileInfo, want digest) (bool, error) {

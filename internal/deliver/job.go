@@ -291,7 +291,7 @@ func (j *job) dispatch(ctx context.Context, src source) error {
 	j.rep.Stored = src.path
 	start := time.Now()
 	res, err := watch(ctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
-		return j.copyToRepo(ctx, tick, src, known(digest{sum: src.sum, size: src.size}))
+		return j.copyToRepo(ctx, tick, src)
 	})
 	j.rep.Timings.Dispatch = time.Since(start)
 	return j.recordDispatch(src, res, err, true)
