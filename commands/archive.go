@@ -20,6 +20,7 @@ import (
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/progress"
 )
@@ -143,7 +144,7 @@ func namesIn(dirs []string, night string) ([]string, error) {
 			return nil, fmt.Errorf("night %s: %w", night, err)
 		}
 		for _, e := range ents {
-			if n, err := deliver.ParseName(e.Name()); err == nil && n.ObsDate == night && e.Type().IsRegular() {
+			if n, err := frame.ParseName(e.Name()); err == nil && n.ObsDate == night && e.Type().IsRegular() {
 				names = append(names, e.Name())
 			}
 		}
@@ -161,7 +162,7 @@ func rawNames(args []string, dataDir string) ([]string, error) {
 	var out []string
 	for _, a := range args {
 		base := filepath.Base(a)
-		n, err := deliver.ParseName(base)
+		n, err := frame.ParseName(base)
 		if err != nil {
 			return nil, exitcode.New(exitcode.Usage, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 )
 
 // conditioner adapts the FITS conditioning core to the delivery path, so
@@ -38,7 +39,7 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 		return deliver.DestOptions{Collision: deliver.Policy(d.Collision), MinFree: d.MinFree, Timeout: d.Timeout}
 	}
 	d, err := deliver.New(deliver.Options{
-		Layout: deliver.Layout{
+		Layout: frame.Layout{
 			DataDir:  cfg.Paths.DataDir,
 			ProcDir:  cfg.Paths.ProcDir,
 			RepoDir:  cfg.Paths.RepoDir,

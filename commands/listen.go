@@ -24,6 +24,7 @@ import (
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/dmlog"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/sdnotify"
 	"github.com/obsdata/dataman/internal/udp"
@@ -152,7 +153,7 @@ func listenOptionsFrom(c *cli.Context, cfg *config.Config) (listenOptions, error
 		return listenOptions{}, exitcode.Usagef("--stop-timeout must be positive")
 	}
 	for _, n := range c.StringSlice("night") {
-		if _, err := sweep.ParseNight(n); err != nil {
+		if _, err := frame.ParseNight(n); err != nil {
 			return listenOptions{}, exitcode.Usagef("--night: %v", err)
 		}
 	}
@@ -190,7 +191,7 @@ func dmLogHandler(cfg *config.Config, log *slog.Logger) *dmlog.Handler {
 func reconciler(d *deliver.Deliverer, cfg *config.Config, version string, nights []string, log *slog.Logger) func(context.Context) error {
 	lock := sweep.NewLock(cfg.Paths.StateDir)
 	return func(ctx context.Context) error {
-		scope := append(sweep.DefaultNights(time.Now(), sweep.Arizona), nights...)
+		scope := append(frame.DefaultNights(time.Now(), frame.Arizona), nights...)
 		slices.Sort(scope)
 		sum, err := sweep.Run(ctx, sweep.Options{
 			Deliverer: d,
@@ -336,7 +337,7 @@ func waitFor(wg *sync.WaitGroup, limit time.Duration) bool {
 
 // listenJob is one requested file on its way through the queue.
 type listenJob struct {
-	name     deliver.Name
+	name     frame.Name
 	from     netip.AddrPort
 	received time.Time
 	tries    int           // times found incomplete
@@ -749,7 +750,7 @@ func (l *listener) watchdogTick(now time.Time, limit time.Duration) bool {
 // it is a regular file there, even through symbolic links: a datagram names
 // a file, never a place. A missing file gives an error wrapping
 // fs.ErrNotExist.
-func resolveRaw(dataDir string, n deliver.Name) (string, error) {
+func resolveRaw(dataDir string, n frame.Name) (string, error) {
 	dir := filepath.Join(dataDir, n.Chan)
 	path := filepath.Join(dir, n.Base)
 	realDir, err := filepath.EvalSymlinks(dir)

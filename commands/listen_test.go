@@ -19,6 +19,7 @@ import (
 	"github.com/obsdata/dataman/internal/control"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/sdnotify"
 )
@@ -676,7 +677,7 @@ func TestResolveRaw(t *testing.T) {
 		{"mods2b.20260119.0001.fits", true, false},
 	}
 	for _, c := range cases {
-		n, err := deliver.ParseName(c.name)
+		n, err := frame.ParseName(c.name)
 		if err != nil {
 			t.Fatal(err)
 		}

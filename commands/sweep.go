@@ -15,6 +15,7 @@ import (
 
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/progress"
 	"github.com/obsdata/dataman/internal/schedule"
@@ -124,7 +125,7 @@ func newSweepOptions(cfg *config.Config, version string) sweepOptions {
 // schedule or night is a usage error at once, not a failure at 3 a.m.
 func (o *sweepOptions) check() error {
 	for i, n := range o.Nights {
-		night, err := sweep.ParseNight(n)
+		night, err := frame.ParseNight(n)
 		if err != nil {
 			return exitcode.New(exitcode.Usage, fmt.Errorf("--night: %w", err))
 		}
@@ -186,9 +187,9 @@ func sweepOnce(ctx context.Context, o sweepOptions, stdout, stderr io.Writer) er
 		}
 		loc := ro.Location
 		if loc == nil {
-			loc = sweep.Arizona
+			loc = frame.Arizona
 		}
-		ro.Nights = append(ro.Nights, sweep.NightsSince(now(), o.Since, loc)...)
+		ro.Nights = append(ro.Nights, frame.NightsSince(now(), o.Since, loc)...)
 	}
 	slices.Sort(ro.Nights)
 	ro.Nights = slices.Compact(ro.Nights)

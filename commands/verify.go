@@ -20,6 +20,7 @@ import (
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/progress"
@@ -58,7 +59,7 @@ func verifyCommand(version string) *cli.Command {
 			}
 			log := logx.From(ctx)
 			return runVerify(ctx, verifyOptions{
-				Layout: deliver.Layout{
+				Layout: frame.Layout{
 					DataDir:  cfg.Paths.DataDir,
 					ProcDir:  cfg.Paths.ProcDir,
 					RepoDir:  cfg.Paths.RepoDir,
@@ -95,7 +96,7 @@ var verifyStatuses = []exitStatus{
 }
 
 type verifyOptions struct {
-	Layout   deliver.Layout
+	Layout   frame.Layout
 	Nights   []string
 	Channels []string
 	Files    []string // raw file names; their directories do not count
@@ -235,14 +236,14 @@ func printVerify(w io.Writer, asJSON bool, results []verify.Result, sum verifySu
 
 // target is one raw file to verify.
 type target struct {
-	n  deliver.Name
+	n  frame.Name
 	ch *verify.Channel
 }
 
 // selection is what verify looks at: the files, and for nights the folders
 // that may hold extra copies.
 type selection struct {
-	layout  deliver.Layout
+	layout  frame.Layout
 	chans   map[string]*verify.Channel
 	nights  map[string][]string // by channel; nil when files were named
 	targets []target
@@ -272,7 +273,7 @@ func selectFiles(o verifyOptions) (*selection, error) {
 	if len(o.Files) > 0 {
 		seen := map[string]bool{}
 		for _, f := range o.Files {
-			n, err := deliver.ParseName(filepath.Base(f))
+			n, err := frame.ParseName(filepath.Base(f))
 			if err != nil {
 				return nil, exitcode.New(exitcode.Usage, err)
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -224,17 +225,17 @@ const fixName = "mods1b.20260119.0001.fits"
 // verifyTree is a dataman tree in a temporary folder, for one raw file.
 type verifyTree struct {
 	t *testing.T
-	l deliver.Layout
-	n deliver.Name
+	l frame.Layout
+	n frame.Name
 }
 
 func newVerifyTree(t *testing.T) *verifyTree {
 	root := t.TempDir()
-	n, err := deliver.ParseName(fixName)
+	n, err := frame.ParseName(fixName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &verifyTree{t: t, n: n, l: deliver.Layout{
+	return &verifyTree{t: t, n: n, l: frame.Layout{
 		DataDir:  filepath.Join(root, "raw"),
 		ProcDir:  filepath.Join(root, "proc"),
 		RepoDir:  filepath.Join(root, "newdata"),
@@ -566,7 +567,7 @@ func deliveredNight(t testing.TB, count int, mode string) (verifyOptions, *confi
 		}
 	}
 	return verifyOptions{
-		Layout: deliver.Layout{
+		Layout: frame.Layout{
 			DataDir: cfg.Paths.DataDir, ProcDir: cfg.Paths.ProcDir, RepoDir: cfg.Paths.RepoDir, StateDir: cfg.Paths.StateDir,
 		},
 		Jobs:      2,
@@ -617,7 +618,7 @@ func TestVerifyDeliveredNight(t *testing.T) {
 // from the raw file while every copy and checksum agrees.
 func TestVerifyDeepRecomputesMerged(t *testing.T) {
 	o, _ := deliveredNight(t, 1, "1k-2x2")
-	n, _ := deliver.ParseName(seqName(1))
+	n, _ := frame.ParseName(seqName(1))
 	raw := o.Layout.Raw(n)
 	f, err := fits.Open(raw)
 	if err != nil {
@@ -659,8 +660,8 @@ func TestVerifyDeepRecomputesMerged(t *testing.T) {
 func TestVerifyChangesNothing(t *testing.T) {
 	o, cfg := deliveredNight(t, 3, "1k-2x2")
 	l := o.Layout
-	n1, _ := deliver.ParseName(seqName(1))
-	n2, _ := deliver.ParseName(seqName(2))
+	n1, _ := frame.ParseName(seqName(1))
+	n2, _ := frame.ParseName(seqName(2))
 	os.Remove(l.Dispatched(n1))
 	flipByte(t, l.Stored(n2), 5000)
 	os.WriteFile(filepath.Join(l.RepoDir, "mods1b.20260119.0042.fits"), []byte("extra"), 0o644)
@@ -712,9 +713,9 @@ func flipByte(t *testing.T, path string, off int64) {
 func TestVerifyFix(t *testing.T) {
 	o, _ := deliveredNight(t, 5, "1k-2x2")
 	l := o.Layout
-	n := make([]deliver.Name, 6)
+	n := make([]frame.Name, 6)
 	for i := 1; i <= 5; i++ {
-		n[i], _ = deliver.ParseName(seqName(i))
+		n[i], _ = frame.ParseName(seqName(i))
 	}
 	os.Remove(l.Dispatched(n[1]))                       // lost from newdata
 	flipByte(t, l.Stored(n[2]), 100000)                 // bit rot in the stored copy, mtime kept

@@ -10,6 +10,7 @@ import (
 
 	"github.com/obsdata/dataman/internal/atomicfile"
 	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -18,7 +19,7 @@ import (
 // itself.
 type Deliverer interface {
 	Ensure(ctx context.Context, rawName string, how deliver.Mode) (deliver.Report, error)
-	Layout() deliver.Layout
+	Layout() frame.Layout
 }
 
 // Status is how an action ended.
@@ -43,7 +44,7 @@ type Result struct {
 // applier runs a plan's actions.
 type applier struct {
 	d       Deliverer
-	lay     deliver.Layout
+	lay     frame.Layout
 	timeout time.Duration
 	version string
 	now     func() time.Time
@@ -105,7 +106,7 @@ func (a *applier) clean(ctx context.Context, r *Result) error {
 // recordLost appends a sweep/lost line to the file's ledger, so that the
 // next sweep reports it among the known losses instead of acting again.
 func (a *applier) recordLost(r *Result) error {
-	n, err := deliver.ParseName(r.File)
+	n, err := frame.ParseName(r.File)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@
 // The flock excludes other processes and other Lock values in the same
 // process alike, so the command and listen never sweep at once. Run takes
 // and releases the lock itself; with Options.Lock nil it takes none. Nights
-// left empty mean DefaultNights: the current and previous observing night
+// left empty mean frame.DefaultNights: the current and previous observing night
 // under both the UTC and the local noon-to-noon conventions (spec 2.1).
 // Sharing the Deliverer matters: Ensure waits for a file the workers are
 // delivering instead of racing them.

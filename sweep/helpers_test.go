@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 )
 
 // fakeCond stands in for the FITS conditioner, which sweep may not import:
@@ -39,14 +40,14 @@ const night = "20260119"
 type testNight struct {
 	t    testing.TB
 	root string
-	lay  deliver.Layout
+	lay  frame.Layout
 	cond *fakeCond
 	d    *deliver.Deliverer
 }
 
 func newTestNight(t testing.TB) *testNight {
 	root := t.TempDir()
-	n := &testNight{t: t, root: root, cond: &fakeCond{}, lay: deliver.Layout{
+	n := &testNight{t: t, root: root, cond: &fakeCond{}, lay: frame.Layout{
 		DataDir:  filepath.Join(root, "raw"),
 		ProcDir:  filepath.Join(root, "proc"),
 		RepoDir:  filepath.Join(root, "newdata"),

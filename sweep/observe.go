@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -39,7 +39,7 @@ func (OSFS) ReadDir(dir string) ([]fs.DirEntry, error) { return os.ReadDir(dir) 
 func (OSFS) Stat(path string) (fs.FileInfo, error)     { return os.Stat(path) }
 func (OSFS) Open(path string) (io.ReadCloser, error)   { return os.Open(path) }
 
-// chanRE is the channel part of deliver's raw file names.
+// chanRE is the channel part of raw file names (frame.ParseName).
 var chanRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 
 // observer gathers a State.
@@ -87,8 +87,8 @@ func (o *observer) problem(format string, args ...any) {
 	o.s.Problems = append(o.s.Problems, fmt.Sprintf(format, args...))
 }
 
-func (o *observer) inScope(base string) (deliver.Name, bool) {
-	n, err := deliver.ParseName(base)
+func (o *observer) inScope(base string) (frame.Name, bool) {
+	n, err := frame.ParseName(base)
 	return n, err == nil && o.nights[n.ObsDate]
 }
 

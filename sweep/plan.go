@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -28,7 +28,7 @@ type Temp struct {
 // State is what a sweep found on disk and in the ledgers, for the nights in
 // scope: the input of Plan.
 type State struct {
-	Layout deliver.Layout
+	Layout frame.Layout
 	Nights []string
 	Now    time.Time
 	MinAge time.Duration // raw files younger than this are left to the datagrams
@@ -120,10 +120,10 @@ func (s *State) Plan() Plan {
 // files are the raw files in scope, known from the raw folders or the
 // ledgers, in channel, night and sequence order, so that, one action at a
 // time, the last dispatch, which <CHAN>.new names, is of the newest file.
-func (s *State) files() []deliver.Name {
-	var names []deliver.Name
+func (s *State) files() []frame.Name {
+	var names []frame.Name
 	add := func(base string) {
-		if n, err := deliver.ParseName(base); err == nil {
+		if n, err := frame.ParseName(base); err == nil {
 			names = append(names, n)
 		}
 	}
@@ -135,7 +135,7 @@ func (s *State) files() []deliver.Name {
 			add(base)
 		}
 	}
-	slices.SortFunc(names, func(a, b deliver.Name) int {
+	slices.SortFunc(names, func(a, b frame.Name) int {
 		return cmp.Or(cmp.Compare(a.Chan, b.Chan), cmp.Compare(a.ObsDate, b.ObsDate), cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Base, b.Base))
 	})
 	return names
@@ -176,7 +176,7 @@ func (s *State) judge(ev ledger.Event, files map[string]File, what string) (copy
 	return restamped, fmt.Sprintf("%s copy %s has a new mtime but the recorded content: recording it again", what, ev.Dest)
 }
 
-func (s *State) planFile(n deliver.Name, p *Plan) {
+func (s *State) planFile(n frame.Name, p *Plan) {
 	if why, bad := s.Unchecked[s.Layout.Raw(n)]; bad {
 		p.Problems = append(p.Problems, n.Base+": "+why)
 		return
@@ -247,7 +247,7 @@ func storeWhy(steps map[string]ledger.Event) string {
 	return "the ledger has no stored copy for it"
 }
 
-func (s *State) planDispatch(n deliver.Name, st, ev ledger.Event, p *Plan) {
+func (s *State) planDispatch(n frame.Name, st, ev ledger.Event, p *Plan) {
 	a := Action{Kind: Dispatch, File: n.Base}
 	state := missing
 	switch {

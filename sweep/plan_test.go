@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -16,7 +16,7 @@ import (
 // delivered as it should be unless a case changes something.
 var (
 	planNow    = time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
-	planLayout = deliver.Layout{DataDir: "/x/data", ProcDir: "/x/proc", RepoDir: "/x/repo", StateDir: "/x/state"}
+	planLayout = frame.Layout{DataDir: "/x/data", ProcDir: "/x/proc", RepoDir: "/x/repo", StateDir: "/x/state"}
 )
 
 const (

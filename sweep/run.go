@@ -7,17 +7,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
 // Options configure Run.
 type Options struct {
-	// Deliverer is the delivery path; its Layout says where to look.
+	// Deliverer is the delivery path; its frame.Layout says where to look.
 	Deliverer Deliverer
 	// Nights are the CCYYMMDD observing dates in scope; empty means
 	// DefaultNights.
 	Nights []string
-	// Location is the servers' clock, for DefaultNights; nil is Arizona.
+	// Location is the servers' clock, for DefaultNights; nil is frame.Arizona.
 	Location *time.Location
 	// MinAge: raw files younger than this are left to the datagram path.
 	MinAge time.Duration
@@ -82,7 +83,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		o.Now = time.Now
 	}
 	if o.Location == nil {
-		o.Location = Arizona
+		o.Location = frame.Arizona
 	}
 	if o.FS == nil {
 		o.FS = OSFS{}
@@ -92,7 +93,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	nights := o.Nights
 	if len(nights) == 0 {
-		nights = DefaultNights(o.Now(), o.Location)
+		nights = frame.DefaultNights(o.Now(), o.Location)
 	}
 	if o.Lock != nil && !o.DryRun {
 		err := o.Lock.Acquire(ctx, o.Wait, func(pid int) {

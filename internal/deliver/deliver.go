@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -68,7 +69,7 @@ type DestOptions struct {
 
 // Options configure a Deliverer.
 type Options struct {
-	Layout
+	frame.Layout
 	Proc, Repo DestOptions
 	Version    string // dataman's version, for the ledger
 	ConfigHash string
@@ -192,8 +193,8 @@ func New(opts Options, c Conditioner) (*Deliverer, error) {
 	return d, nil
 }
 
-// Layout is the layout the Deliverer writes, with absolute paths.
-func (d *Deliverer) Layout() Layout { return d.opts.Layout }
+// frame.Layout is the layout the Deliverer writes, with absolute paths.
+func (d *Deliverer) Layout() frame.Layout { return d.opts.Layout }
 
 // Close closes the ledgers. File operations still blocked on a dead mount
 // are not waited for.
@@ -228,7 +229,7 @@ func (d *Deliverer) Ensure(ctx context.Context, rawName string, how Mode) (Repor
 }
 
 func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *Report) error {
-	n, err := ParseName(rep.File)
+	n, err := frame.ParseName(rep.File)
 	if err != nil {
 		return err
 	}

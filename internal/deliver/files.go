@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -469,13 +470,13 @@ func (j *job) updateLastFile(last, name string) (string, error) {
 // "" when n may replace it: no file, an unreadable one, or a name whose frame
 // is unknown. A name that is not a raw file name (a UNIQNAME after a
 // collision) is mapped back to its frame with rawNameOf.
-func newerThan(last string, n Name, rawNameOf func(delivered string) (Name, bool)) string {
+func newerThan(last string, n frame.Name, rawNameOf func(delivered string) (frame.Name, bool)) string {
 	b, err := os.ReadFile(last)
 	if err != nil {
 		return ""
 	}
 	named := strings.TrimSpace(string(b))
-	cur, err := ParseName(named)
+	cur, err := frame.ParseName(named)
 	if err != nil {
 		var ok bool
 		if cur, ok = rawNameOf(named); !ok {
@@ -493,17 +494,17 @@ func newerThan(last string, n Name, rawNameOf func(delivered string) (Name, bool
 
 // rawNameOf finds, in this channel's ledger, the raw file that was
 // dispatched under the name delivered.
-func (j *job) rawNameOf(delivered string) (Name, bool) {
+func (j *job) rawNameOf(delivered string) (frame.Name, bool) {
 	if j.lg == nil {
-		return Name{}, false
+		return frame.Name{}, false
 	}
 	for _, f := range j.lg.Files() {
 		if ev, ok := j.lg.State(f)[ledger.StepDispatch]; ok && filepath.Base(ev.Dest) == delivered {
-			n, err := ParseName(f)
+			n, err := frame.ParseName(f)
 			return n, err == nil
 		}
 	}
-	return Name{}, false
+	return frame.Name{}, false
 }
 
 // copyFile copies the stored file into a temporary in repoDir, hashing what it

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -68,8 +69,8 @@ func (c *fakeCond) Condition(ctx context.Context, rawPath string, out Output) (R
 
 var fixedNow = time.Date(2026, 1, 19, 20, 13, 20, 140812000, time.UTC)
 
-func layoutIn(root string) Layout {
-	return Layout{
+func layoutIn(root string) frame.Layout {
+	return frame.Layout{
 		DataDir:  filepath.Join(root, "data"),
 		ProcDir:  filepath.Join(root, "proc"),
 		RepoDir:  filepath.Join(root, "repo"),
@@ -90,7 +91,7 @@ func optionsIn(root string) Options {
 type env struct {
 	t    *testing.T
 	root string
-	Layout
+	frame.Layout
 	cond *fakeCond
 	d    *Deliverer
 }

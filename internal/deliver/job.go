@@ -8,13 +8,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
 // job is one Ensure of one file.
 type job struct {
 	d     *Deliverer
-	n     Name
+	n     frame.Name
 	lg    *ledger.Ledger
 	state map[string]ledger.Event // latest ledger event per step, from before this job
 	rep   *Report

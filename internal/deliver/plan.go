@@ -8,12 +8,13 @@ import (
 	"os"
 	"strings"
 
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
 // plan is Ensure in a dry run: it looks (ledger, stat) but never writes, so
 // it reads the ledger file rather than opening it, which would create it.
-func (d *Deliverer) plan(ctx context.Context, n Name, kind Mode, rep *Report) error {
+func (d *Deliverer) plan(ctx context.Context, n frame.Name, kind Mode, rep *Report) error {
 	j := &job{d: d, n: n, state: d.peekState(n), rep: rep, damaged: map[string]bool{}}
 	stored, storeOK := j.trustedStore(ctx)
 	if storeOK {
@@ -70,7 +71,7 @@ func exists(path string, pol Policy) string {
 
 // peekState is the ledger state of n without opening (and so creating) the
 // ledger.
-func (d *Deliverer) peekState(n Name) map[string]ledger.Event {
+func (d *Deliverer) peekState(n frame.Name) map[string]ledger.Event {
 	d.mu.Lock()
 	l := d.ledgers[strings.ToUpper(n.Chan)]
 	d.mu.Unlock()

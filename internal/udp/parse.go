@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 )
 
 // MaxDatagram is the largest payload read whole. No UDP datagram over IPv4
@@ -40,8 +40,8 @@ func (c Command) String() string {
 // Request is a well-formed datagram.
 type Request struct {
 	Cmd  Command
-	Path string       // the argument of proc as sent; only its base name is used
-	Name deliver.Name // the raw file proc names
+	Path string     // the argument of proc as sent; only its base name is used
+	Name frame.Name // the raw file proc names
 }
 
 // The ways a datagram can be refused. Parse wraps them with the detail.
@@ -87,7 +87,7 @@ func Parse(b []byte) (Request, error) {
 	// The sender's directory means nothing here (it is the camera server's
 	// /home/data); the file is looked for in the raw folders.
 	base := path[strings.LastIndexByte(path, '/')+1:]
-	n, err := deliver.ParseName(base)
+	n, err := frame.ParseName(base)
 	if err != nil {
 		return Request{}, fmt.Errorf("%w: %s", ErrBadName, Quote([]byte(path)))
 	}

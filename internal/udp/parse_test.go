@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 )
 
 func TestParse(t *testing.T) {
@@ -130,7 +130,7 @@ func FuzzParse(f *testing.F) {
 			if !strings.HasSuffix(r.Path, r.Name.Base) || r.Path != words[1] {
 				t.Fatalf("proc %q from %q: path %q", r.Name.Base, b, r.Path)
 			}
-			if n, err := deliver.ParseName(r.Name.Base); err != nil || n != r.Name {
+			if n, err := frame.ParseName(r.Name.Base); err != nil || n != r.Name {
 				t.Fatalf("name %q does not parse back: %v", r.Name.Base, err)
 			}
 			again, err := Parse([]byte("proc " + r.Name.Base))

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -23,8 +23,8 @@ type Channel struct {
 	Name     string
 	Problems []error // ledger lines that did not parse
 
-	layout deliver.Layout
-	raw    map[string]deliver.Name            // in the raw folder, by base name
+	layout frame.Layout
+	raw    map[string]frame.Name              // in the raw folder, by base name
 	state  map[string]map[string]ledger.Event // latest event per step, by file
 	// The channel's files in repoDir and in each <procDir>/<night>/, read
 	// once when first needed: repoDir is shared by every instrument.
@@ -34,14 +34,14 @@ type Channel struct {
 
 // LoadChannel reads the channel's raw folder and ledger. Either may be
 // absent: a channel with neither simply has no files.
-func LoadChannel(l deliver.Layout, name string) (*Channel, error) {
-	c := &Channel{Name: name, layout: l, raw: map[string]deliver.Name{}, state: map[string]map[string]ledger.Event{}, stored: map[string][]string{}}
+func LoadChannel(l frame.Layout, name string) (*Channel, error) {
+	c := &Channel{Name: name, layout: l, raw: map[string]frame.Name{}, state: map[string]map[string]ledger.Event{}, stored: map[string][]string{}}
 	entries, err := os.ReadDir(filepath.Join(l.DataDir, name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("raw folder: %w", err)
 	}
 	for _, e := range entries {
-		if n, err := deliver.ParseName(e.Name()); err == nil && n.Chan == name && e.Type().IsRegular() {
+		if n, err := frame.ParseName(e.Name()); err == nil && n.Chan == name && e.Type().IsRegular() {
 			c.raw[n.Base] = n
 		}
 	}
@@ -84,10 +84,10 @@ func (c *Channel) Knows(file string) bool {
 
 // names is every raw file name of the channel that the raw folder or the
 // ledger knows, with its night.
-func (c *Channel) names() map[string]deliver.Name {
+func (c *Channel) names() map[string]frame.Name {
 	all := maps.Clone(c.raw)
 	for file := range c.state {
-		if n, err := deliver.ParseName(file); err == nil && n.Chan == c.Name {
+		if n, err := frame.ParseName(file); err == nil && n.Chan == c.Name {
 			all[file] = n
 		}
 	}
@@ -163,14 +163,14 @@ func (c *Channel) inRepo() ([]string, error) {
 }
 
 // Files lists the raw files of one night, in sequence order.
-func (c *Channel) Files(night string) []deliver.Name {
-	var out []deliver.Name
+func (c *Channel) Files(night string) []frame.Name {
+	var out []frame.Name
 	for _, n := range c.names() {
 		if n.ObsDate == night {
 			out = append(out, n)
 		}
 	}
-	slices.SortFunc(out, func(a, b deliver.Name) int { return a.Seq - b.Seq })
+	slices.SortFunc(out, func(a, b frame.Name) int { return a.Seq - b.Seq })
 	return out
 }
 
@@ -227,7 +227,7 @@ func listPrefix(dir, prefix string) ([]string, error) {
 }
 
 // Channels lists the channels that have a raw folder or a ledger.
-func Channels(l deliver.Layout) ([]string, error) {
+func Channels(l frame.Layout) ([]string, error) {
 	set := map[string]bool{}
 	raw, err := os.ReadDir(l.DataDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -251,7 +251,7 @@ func Channels(l deliver.Layout) ([]string, error) {
 	return slices.Sorted(maps.Keys(set)), nil
 }
 
-// ValidChannel accepts what deliver.ParseName accepts as a channel: a
+// ValidChannel accepts what frame.ParseName accepts as a channel: a
 // lower-case letter, then lower-case letters and digits.
 func ValidChannel(s string) bool {
 	if s == "" || s[0] < 'a' || s[0] > 'z' {

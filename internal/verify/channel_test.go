@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
-func layoutIn(root string) deliver.Layout {
-	return deliver.Layout{
+func layoutIn(root string) frame.Layout {
+	return frame.Layout{
 		DataDir:  filepath.Join(root, "raw"),
 		ProcDir:  filepath.Join(root, "proc"),
 		RepoDir:  filepath.Join(root, "newdata"),
@@ -32,7 +32,7 @@ func touch(t *testing.T, paths ...string) {
 	}
 }
 
-func writeLedger(t *testing.T, l deliver.Layout, channel string, events ...ledger.Event) {
+func writeLedger(t *testing.T, l frame.Layout, channel string, events ...ledger.Event) {
 	t.Helper()
 	var b strings.Builder
 	for _, ev := range events {
@@ -47,7 +47,7 @@ func writeLedger(t *testing.T, l deliver.Layout, channel string, events ...ledge
 	}
 }
 
-func names(ns []deliver.Name) []string {
+func names(ns []frame.Name) []string {
 	var out []string
 	for _, n := range ns {
 		out = append(out, n.Base)
@@ -132,8 +132,8 @@ func TestChannelWithNothingHasNoFiles(t *testing.T) {
 
 func TestExtras(t *testing.T) {
 	l := layoutIn(t.TempDir())
-	n1, _ := deliver.ParseName("mods1b.20260119.0001.fits")
-	n2, _ := deliver.ParseName("mods1b.20260119.0002.fits")
+	n1, _ := frame.ParseName("mods1b.20260119.0001.fits")
+	n2, _ := frame.ParseName("mods1b.20260119.0002.fits")
 	uniq := "mods1b.20260119.031345.fits"
 	touch(t,
 		l.Raw(n1), l.Raw(n2),

@@ -5,7 +5,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -33,7 +33,7 @@ func (c Copy) Name() string {
 // Locate returns where n's stored and dispatched copies should be: where the
 // ledger last put them (a collision may have sent them to the UNIQNAME),
 // else where the layout puts them.
-func Locate(l deliver.Layout, n deliver.Name, state map[string]ledger.Event) (stored, dispatched Copy) {
+func Locate(l frame.Layout, n frame.Name, state map[string]ledger.Event) (stored, dispatched Copy) {
 	stored = locate(ledger.StepStore, l.Stored(n), state)
 	dispatched = locate(ledger.StepDispatch, l.Dispatched(n), state)
 	if stored.Recorded == nil && stored.Why == "" {

@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/obsdata/dataman/internal/deliver"
+	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
 func TestLocate(t *testing.T) {
 	l := layoutIn("/x")
-	n, _ := deliver.ParseName("mods1b.20260119.0001.fits")
+	n, _ := frame.ParseName("mods1b.20260119.0001.fits")
 	uniq := "/x/newdata/mods1b.20260119.031345.fits"
 	ok := func(step, dest string) ledger.Event {
 		return ledger.Event{File: n.Base, Step: step, Status: ledger.StatusOK, Dest: dest}

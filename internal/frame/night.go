@@ -1,4 +1,4 @@
-package sweep
+package frame
 
 import (
 	"fmt"
@@ -77,7 +77,7 @@ func dayAfter(night string) string  { return addDays(night, 1) }
 func addDays(night string, n int) string {
 	t, err := time.Parse(nightLayout, night)
 	if err != nil {
-		panic("sweep: bad night " + night) // nights here come from Format
+		panic("frame: bad night " + night) // nights here come from Format
 	}
 	return t.AddDate(0, 0, n).Format(nightLayout)
 }
