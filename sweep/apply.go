@@ -12,6 +12,7 @@ import (
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/stall"
 )
 
 // Deliverer is the delivery path a sweep runs its actions through.
@@ -50,6 +51,9 @@ type applier struct {
 	now     func() time.Time
 	log     *slog.Logger
 
+	watcher   *stall.Watcher
+	redeliver bool
+
 	mu      sync.Mutex
 	ledgers map[string]*ledger.Ledger
 }
@@ -63,7 +67,11 @@ func (a *applier) apply(ctx context.Context, r *Result) {
 		// The delivery path replaces a damaged copy the ledger knows as ours.
 		err = a.ensure(ctx, r, deliver.Deliver)
 	case Dispatch, Redispatch:
-		err = a.ensure(ctx, r, deliver.DispatchOnly)
+		how := deliver.DispatchOnly
+		if a.redeliver {
+			how |= deliver.Redeliver
+		}
+		err = a.ensure(ctx, r, how)
 	case Lost:
 		err = a.recordLost(r)
 	default:
@@ -90,7 +98,7 @@ func (a *applier) clean(ctx context.Context, r *Result) error {
 	if r.Dir == a.lay.RepoDir {
 		limit = a.timeout
 	}
-	removed, err := within(ctx, limit, func(context.Context, func()) ([]string, error) {
+	removed, err := stall.Do(ctx, a.watcher, r.Dir, limit, func(context.Context, func()) ([]string, error) {
 		return atomicfile.CleanStale(r.Dir)
 	})
 	for _, p := range removed {

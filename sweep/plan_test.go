@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -177,7 +178,7 @@ func TestPlan(t *testing.T) {
 			s.Listed = map[string]bool{}
 		}, want{}},
 		{"stale temporaries are removed, fresh ones left", func(s *State) {
-			s.Temps = []Temp{
+			s.Temps = []judge.Temp{
 				{Path: "/x/repo/.b.fits.1.0.dmtmp", MTime: planNow.Add(-2 * time.Hour)},
 				{Path: "/x/repo/.a.fits.1.0.dmtmp", MTime: planNow.Add(-2 * time.Hour)},
 				{Path: "/x/repo/.c.fits.1.0.dmtmp", MTime: planNow.Add(-time.Minute)},

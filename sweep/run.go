@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/stall"
 )
 
 // Options configure Run.
@@ -33,14 +35,24 @@ type Options struct {
 	Lock *Lock
 	Wait time.Duration
 	// RepoTimeout bounds stalls of file operations in repoDir, which may
-	// be a dead NFS mount; 0 waits for ever.
-	RepoTimeout time.Duration
+	// be a dead NFS mount, and ProcTimeout those in the raw folders and
+	// the store; 0 waits for ever.
+	RepoTimeout, ProcTimeout time.Duration
+	// Watcher knows the folders where a file operation is stuck: share the
+	// Deliverer's. nil makes one for this sweep.
+	Watcher *stall.Watcher
+	// Consumed says repoDir's copies are taken by a consumer (the
+	// archive), so a delivered copy that is gone is not sent again unless
+	// Redeliver asks for it.
+	Consumed, Redeliver bool
+	// Retry paces the conditioning of raw files that failed.
+	Retry judge.Retry
 	// Version is dataman's version, for the ledger lines a sweep writes.
 	Version string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// FS is what the sweep observes; nil is the operating system's.
-	FS  FS
+	FS  judge.FS
 	Log *slog.Logger // nil discards
 	// OnPlan is called with the plan before it is applied; OnResult after
 	// each action, never two at once. Both may be nil.
@@ -55,6 +67,8 @@ type Summary struct {
 	Actions   []Result `json:"actions"`
 	Deferred  []string `json:"deferred,omitempty"`
 	KnownLost []string `json:"known_lost,omitempty"`
+	Taken     []string `json:"taken,omitempty"`
+	FailedRaw []string `json:"failed_raw,omitempty"` // "file: reason" of raw files that cannot be conditioned
 	Problems  []string `json:"problems,omitempty"`
 	Failed    int      `json:"failed"` // actions that failed or are pending
 }
@@ -85,9 +99,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if o.Location == nil {
 		o.Location = frame.Arizona
 	}
-	if o.FS == nil {
-		o.FS = OSFS{}
-	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -109,13 +120,18 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}()
 	}
 
-	st, err := observe(ctx, o, nights)
+	j := judge.New(judge.Options{
+		Layout: o.Deliverer.Layout(), FS: o.FS, Watcher: o.Watcher,
+		RawTimeout: o.ProcTimeout, ProcTimeout: o.ProcTimeout, RepoTimeout: o.RepoTimeout,
+		MinAge: o.MinAge, Retry: o.Retry, Consumed: o.Consumed, Redeliver: o.Redeliver, Now: o.Now,
+	})
+	v, err := j.Nights(ctx, nights)
 	if err != nil {
 		return Summary{}, err
 	}
-	plan := st.Plan()
+	plan := planView(v, o.Now())
 	sum := Summary{Nights: plan.Nights, DryRun: o.DryRun, Actions: make([]Result, len(plan.Actions)),
-		Deferred: plan.Deferred, KnownLost: plan.KnownLost, Problems: plan.Problems}
+		Deferred: plan.Deferred, KnownLost: plan.KnownLost, Taken: plan.Taken, FailedRaw: plan.Failed, Problems: plan.Problems}
 	for i, a := range plan.Actions {
 		sum.Actions[i] = Result{Action: a, Status: Planned}
 	}
@@ -130,7 +146,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 
 	a := &applier{d: o.Deliverer, lay: o.Deliverer.Layout(), timeout: o.RepoTimeout, version: o.Version,
-		now: o.Now, log: o.Log, ledgers: map[string]*ledger.Ledger{}}
+		now: o.Now, log: o.Log, ledgers: map[string]*ledger.Ledger{}, watcher: o.Watcher, redeliver: o.Redeliver}
+	if a.watcher == nil {
+		a.watcher = &stall.Watcher{}
+	}
 	var mu sync.Mutex
 	forEach(ctx, len(sum.Actions), o.Jobs, func(i int) {
 		r := &sum.Actions[i]

@@ -143,7 +143,7 @@ func seqRange(from, to int) []int {
 func (n *testNight) checkDelivered(count int, lost ...int) {
 	t := n.t.(*testing.T)
 	t.Helper()
-	events, _, err := ledger.Read(ledger.Path(n.lay.StateDir, "mods1b"))
+	events, _, err := ledger.ReadChannel(n.lay.StateDir, "mods1b")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,10 +220,10 @@ func cmdDispatched(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	want, err := strconv.Atoi(fl.Arg(2))
 	ts.Check(err)
-	path := ledger.Path(ts.MkAbs(fl.Arg(0)), fl.Arg(1))
+	path := ledger.Dir(ts.MkAbs(fl.Arg(0)), fl.Arg(1))
 	read := func() (delivered, oks map[string]int) {
 		delivered, oks = map[string]int{}, map[string]int{}
-		events, _, err := ledger.Read(path)
+		events, _, err := ledger.ReadChannel(ts.MkAbs(fl.Arg(0)), fl.Arg(1))
 		if err != nil {
 			return nil, nil
 		}

@@ -143,7 +143,7 @@ func TestCrashMatrix(t *testing.T) {
 			if b, err := os.ReadFile(e.newPath()); err == nil && string(b) != base+"\n" {
 				t.Fatalf(".new = %q", b)
 			}
-			if _, problems, err := ledger.Read(ledger.Path(e.StateDir, "mods1b")); err != nil && !errors.Is(err, os.ErrNotExist) || len(problems) > 0 {
+			if _, problems, err := ledger.ReadChannel(e.StateDir, "mods1b"); err != nil && !errors.Is(err, os.ErrNotExist) || len(problems) > 0 {
 				t.Fatalf("ledger: %v %v", err, problems)
 			}
 

@@ -13,7 +13,9 @@ import (
 
 	"github.com/obsdata/dataman/internal/atomicfile"
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/stall"
 )
 
 // Output is what a Conditioner writes to: a temporary file in the store
@@ -75,6 +77,19 @@ type Options struct {
 	ConfigHash string
 	Log        *slog.Logger     // nil discards
 	Now        func() time.Time // the ledger's clock; nil is time.Now
+	// Watcher knows the folders where a file operation is stuck; share one
+	// with the sweeps of the same process. nil makes one.
+	Watcher *stall.Watcher
+	// Consumed says repoDir has a consumer (the archive) that takes the
+	// copies away: a delivered copy that is gone was taken, and is sent
+	// again only on request (Redeliver). Without a consumer a missing
+	// copy is sent again.
+	Consumed bool
+	// Retry paces the conditioning of a raw file that failed; zero is
+	// judge.DefaultRetry.
+	Retry judge.Retry
+	// FS is what the judge looks through; nil is the operating system's.
+	FS judge.FS
 	// Twin delivers a file with no stored copy by conditioning it into both
 	// destinations at once and naming it in .new before the stored copy is
 	// synced (see conditionStoreDispatch): the latency of .new for a second
@@ -94,9 +109,15 @@ const (
 	// DryRun, or-ed with one of the above, reports what would be done and
 	// changes nothing: no file, no folder, no ledger line.
 	DryRun Mode = 1 << 4
+	// Announced, or-ed in, says the camera server announced the frame
+	// (a datagram): it is the newest, and <CHAN>.new names it unless a
+	// frame announced later is already there.
+	Announced Mode = 1 << 5
+	// Redeliver, or-ed in, sends a copy the archive took from repoDir again.
+	Redeliver Mode = 1 << 6
 )
 
-func (m Mode) kind() Mode { return m &^ DryRun }
+func (m Mode) kind() Mode { return m &^ (DryRun | Announced | Redeliver) }
 
 // Report is what Ensure did, or in a dry run would do.
 type Report struct {
@@ -106,6 +127,7 @@ type Report struct {
 	Actions    []string // for people: "stored /home/data/20260119/…", "already delivered", "dispatch pending: …"
 	Already    bool     // the ledger and the files showed there was nothing to do
 	Pending    bool     // the dispatch failed for a reason that may pass; RetryPending will try again
+	Failed     bool     // the raw file could not be conditioned (now or before)
 	Err        error
 	Timings    Timings
 }
@@ -117,10 +139,15 @@ type Timings struct {
 
 // Errors that callers can test with errors.Is.
 var (
+	// ErrFailedBefore: the raw file failed to condition and is not due to
+	// be tried again (see judge.Retry).
+	ErrFailedBefore = errors.New("conditioning failed before")
+	// ErrRefused: the raw file is not a regular file in its raw folder.
+	ErrRefused   = errors.New("raw file refused")
 	ErrPending   = errors.New("dispatch pending")
 	ErrCollision = errors.New("a different file has this name")
 	ErrChecksum  = errors.New("checksum mismatch")
-	ErrTimeout   = errors.New("timed out")
+	ErrTimeout   = stall.ErrTimeout
 )
 
 // errNoSource marks a dispatch that has nothing to copy; retrying cannot help.
@@ -138,13 +165,12 @@ type Deliverer struct {
 	ledgers  map[string]*ledger.Ledger // by upper-case channel
 	cleaned  map[string]bool           // folders already rid of stale temporaries
 	inflight map[string]chan struct{}  // files being ensured
-	stuck    map[string]int            // folders with file operations still blocked after a timeout
 
 	// fault, when set by tests, runs before each file operation on a
 	// destination and can fail it or block it.
-	fault func(op, path string) error
-	// bg counts goroutines doing file operations, which can outlive Ensure.
-	bg sync.WaitGroup
+	fault   func(op, path string) error
+	watcher *stall.Watcher
+	judge   *judge.Judge
 }
 
 // New checks opts and returns a Deliverer.
@@ -182,7 +208,7 @@ func New(opts Options, c Conditioner) (*Deliverer, error) {
 		ledgers:  map[string]*ledger.Ledger{},
 		cleaned:  map[string]bool{},
 		inflight: map[string]chan struct{}{},
-		stuck:    map[string]int{},
+		watcher:  opts.Watcher,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -190,6 +216,18 @@ func New(opts Options, c Conditioner) (*Deliverer, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	if d.watcher == nil {
+		d.watcher = &stall.Watcher{}
+	}
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = judge.OSFS{}
+	}
+	d.judge = judge.New(judge.Options{
+		Layout: opts.Layout, FS: faultFS{fsys, d}, Watcher: d.watcher,
+		RawTimeout: opts.Proc.Timeout, ProcTimeout: opts.Proc.Timeout, RepoTimeout: opts.Repo.Timeout,
+		Retry: opts.Retry, Consumed: opts.Consumed, Now: d.now,
+	})
 	return d, nil
 }
 
@@ -241,8 +279,9 @@ func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *R
 		return fmt.Errorf("%s: %w", n.Base, err)
 	}
 	if how&DryRun != 0 {
-		return d.plan(ctx, n, kind, rep)
+		return d.plan(ctx, n, how, rep)
 	}
+	start := d.now()
 	release, err := d.acquire(ctx, n.Base)
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.Base, err)
@@ -252,9 +291,11 @@ func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *R
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.Base, err)
 	}
-	j := &job{d: d, n: n, lg: lg, state: lg.State(n.Base), rep: rep, damaged: map[string]bool{}}
-	if j.state == nil {
-		j.state = map[string]ledger.Event{}
+	gens, cur := lg.Generations(n.Base)
+	j := &job{d: d, n: n, lg: lg, how: how, rep: rep, damaged: map[string]bool{}}
+	j.judge(ctx, d.judge.Frame(ctx, n, ledger.FileHistory{Generations: gens, Current: cur}))
+	if how&Announced != 0 {
+		j.announced = start
 	}
 	return j.run(ctx, kind)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/obsdata/dataman/internal/ledger"
 )
@@ -328,18 +329,45 @@ func TestConditionFails(t *testing.T) {
 	absent(t, e.repoPath(base))
 	noTemps(t, e.root)
 	ev := e.latest(base, ledger.StepCondition)
-	if ev.Status != ledger.StatusFailed || ev.Reason != "IM3: NAXIS1 missing" || ev.Attempt != 1 {
+	if ev.Status != ledger.StatusFailed || ev.Reason != "IM3: NAXIS1 missing" || ev.Attempt != 1 || ev.RawSHA256 == "" || ev.RawMTime == 0 {
 		t.Fatalf("ledger %+v", ev)
 	}
+	if e.latest(base, ledger.StepDispatch).Status != "" {
+		t.Fatal("a raw file that cannot be conditioned has a dispatch event")
+	}
+	// Asked again at once, it is not conditioned again: it waits for its
+	// backoff, and writes nothing meanwhile.
+	lines, calls := len(e.events(base)), e.cond.calls.Load()
+	_, err = e.d.Ensure(context.Background(), base, Deliver)
+	if !errors.Is(err, ErrFailedBefore) || e.cond.calls.Load() != calls || len(e.events(base)) != lines {
+		t.Fatalf("asked again at once: %v, %d conditionings, %d events", err, e.cond.calls.Load(), len(e.events(base)))
+	}
+	at := func(d time.Duration) func(*Options) {
+		return func(o *Options) { o.Now = func() time.Time { return fixedNow.Add(d) } }
+	}
+	e.reopen(at(11 * time.Minute))
 	e.d.Ensure(context.Background(), base, Deliver)
 	if ev := e.latest(base, ledger.StepCondition); ev.Attempt != 2 {
 		t.Fatalf("second failure: attempt %d", ev.Attempt)
 	}
+	e.reopen(at(2 * time.Hour))
+	e.d.Ensure(context.Background(), base, Deliver)
+	if ev := e.latest(base, ledger.StepCondition); ev.Attempt != 3 {
+		t.Fatalf("third failure: attempt %d", ev.Attempt)
+	}
+	// Three attempts: then it is left until the file changes.
+	e.reopen(at(48 * time.Hour))
+	calls = e.cond.calls.Load()
+	if _, err := e.d.Ensure(context.Background(), base, Deliver); !errors.Is(err, ErrFailedBefore) || e.cond.calls.Load() != calls {
+		t.Fatalf("after three attempts: %v, conditioned again: %v", err, e.cond.calls.Load() != calls)
+	}
+	// A new raw file under the name is a new exposure, tried at once.
 	e.cond.err = nil
+	os.Remove(filepath.Join(e.DataDir, "mods1b", base))
+	os.WriteFile(filepath.Join(e.DataDir, "mods1b", base), rawBytes(base+"fixed", 100), 0o444)
 	e.ensure(base, Deliver)
-	e.checkDelivered(base)
-	if ev := e.latest(base, ledger.StepCondition); ev.Status != ledger.StatusOK || ev.Attempt != 3 {
-		t.Fatalf("after success: %+v", ev)
+	if ev := e.latest(base, ledger.StepCondition); ev.Status != ledger.StatusOK || ev.Attempt != 1 {
+		t.Fatalf("after the file changed: %+v", ev)
 	}
 }
 
@@ -448,7 +476,7 @@ func TestTornLedger(t *testing.T) {
 	e := newEnv(t, nil)
 	a := e.raw(1, 500)
 	e.ensure(a, Deliver)
-	lf, err := os.OpenFile(ledger.Path(e.StateDir, "mods1b"), os.O_WRONLY|os.O_APPEND, 0)
+	lf, err := os.OpenFile(ledger.NightPath(e.StateDir, "mods1b", "20260119"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -272,7 +272,7 @@ func TestHangingRepo(t *testing.T) {
 
 	hang.Store(false)
 	close(release)
-	e.d.bg.Wait()
+	e.d.watcher.BG.Wait()
 	entries, _ := os.ReadDir(e.RepoDir)
 	if len(entries) != 0 {
 		t.Fatalf("the abandoned operation wrote %v", entries)

@@ -346,7 +346,7 @@ func (j *job) conditionIntoRepo(ctx context.Context, tick func(), raw string, st
 	if !out.already {
 		crash("dispatch/after-rename")
 	}
-	return out, j.announce(ctx, &out)
+	return out, j.announce(ctx, &out, info.UniqName)
 }
 
 // enterRepo checks that repoDir is there and, the first time, rids it of
@@ -415,12 +415,13 @@ func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatch
 			return out, err
 		}
 	}
-	return out, j.announce(ctx, &out)
+	return out, j.announce(ctx, &out, src.uniq)
 }
 
 // announce finishes a dispatch whose copy is in place at out.path: it
-// records its mtime and points <CHAN>.new at it.
-func (j *job) announce(ctx context.Context, out *dispatched) error {
+// records its mtime and points <CHAN>.new at it. uniq is the frame's
+// UNIQNAME, which says when it was exposed.
+func (j *job) announce(ctx context.Context, out *dispatched, uniq string) error {
 	d := j.d
 	var err error
 	if out.mtime, err = mtime(out.path); err != nil {
@@ -436,22 +437,32 @@ func (j *job) announce(ctx context.Context, out *dispatched) error {
 	if err := d.inject("new", last); err != nil {
 		return err
 	}
-	if out.keptNew, err = j.updateLastFile(last, filepath.Base(out.path)); err != nil {
+	if out.keptNew, err = j.updateLastFile(last, filepath.Base(out.path), uniq); err != nil {
 		return err
 	}
 	crash("dispatch/after-new")
 	return nil
 }
 
-// updateLastFile points <CHAN>.new at name unless it already names a newer
-// frame, which it then returns: a backfilled or repaired old frame must not
-// send modsDisp back in time. Reading and replacing the file is one step
-// under an flock in the state folder, so that two dispatches of the same
-// channel, in one process (jobs > 1) or two (listen and a sweep), cannot
-// both read the old name and write in the wrong order.
-func (j *job) updateLastFile(last, name string) (string, error) {
-	lockPath := filepath.Join(j.d.opts.StateDir, "lastfile-"+j.n.Upper()+".lock")
-	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+// updateLastFile points <CHAN>.new at name unless the frame it names is
+// newer, which it then returns, so that modsDisp follows the night:
+//
+//   - a frame the camera server announced (a datagram) is the newest, and
+//     replaces whatever .new names, except a frame announced later (two
+//     workers finishing out of order);
+//   - a backfilled or repaired frame replaces it only if it was exposed
+//     later (by the exposure start its UNIQNAME encodes; by observing date
+//     and sequence when either is unknown).
+//
+// So a frame with a wrong date in its name, or a sequence number reset,
+// cannot freeze .new. Reading and replacing the file is one step under an
+// flock in the state folder, so that two dispatches of the same channel, in
+// one process (jobs > 1) or two (listen and a sweep), cannot both read the
+// old name and write in the wrong order. The time of the last announced
+// frame is kept beside the lock.
+func (j *job) updateLastFile(last, name, uniq string) (string, error) {
+	base := filepath.Join(j.d.opts.StateDir, "lastfile-"+j.n.Upper())
+	lock, err := os.OpenFile(base+".lock", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("lock for %s: %w", last, err)
 	}
@@ -459,52 +470,84 @@ func (j *job) updateLastFile(last, name string) (string, error) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return "", fmt.Errorf("lock for %s: %w", last, err)
 	}
-	if newer := newerThan(last, j.n, j.rawNameOf); newer != "" {
-		return newer, nil
+	named := ""
+	if b, err := os.ReadFile(last); err == nil {
+		named = strings.TrimSpace(string(b))
 	}
-	return "", atomicfile.WriteFile(last, []byte(name+"\n"), 0o644)
-}
-
-// newerThan returns the name in the lastdata file last when it is a later
-// frame of the same channel than n (by observing date, then sequence), and
-// "" when n may replace it: no file, an unreadable one, or a name whose frame
-// is unknown. A name that is not a raw file name (a UNIQNAME after a
-// collision) is mapped back to its frame with rawNameOf.
-func newerThan(last string, n frame.Name, rawNameOf func(delivered string) (frame.Name, bool)) string {
-	b, err := os.ReadFile(last)
-	if err != nil {
-		return ""
+	if named != "" && named != name && !j.replaces(named, uniq, readAnnounced(base+".announced", named)) {
+		return named, nil
 	}
-	named := strings.TrimSpace(string(b))
-	cur, err := frame.ParseName(named)
-	if err != nil {
-		var ok bool
-		if cur, ok = rawNameOf(named); !ok {
-			return ""
+	if err := atomicfile.WriteFile(last, []byte(name+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	if !j.announced.IsZero() {
+		line := name + " " + j.announced.UTC().Format(time.RFC3339Nano) + "\n"
+		if err := atomicfile.WriteFile(base+".announced", []byte(line), 0o644); err != nil {
+			j.d.log.Warn("recording the announced frame", "file", j.n.Base, "err", err)
 		}
 	}
-	if cur.Chan != n.Chan {
-		return ""
-	}
-	if cur.ObsDate > n.ObsDate || (cur.ObsDate == n.ObsDate && cur.Seq > n.Seq) {
-		return named
-	}
-	return ""
+	return "", nil
 }
 
-// rawNameOf finds, in this channel's ledger, the raw file that was
-// dispatched under the name delivered.
-func (j *job) rawNameOf(delivered string) (frame.Name, bool) {
+// readAnnounced is when the frame named was announced, if the record
+// beside the lock is about it.
+func readAnnounced(path, named string) time.Time {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return time.Time{}
+	}
+	name, at, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if !ok || name != named {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, at)
+	return t
+}
+
+// replaces says whether this frame, whose UNIQNAME is uniq, may replace
+// the frame named, announced at curAnnounced (zero: unknown).
+func (j *job) replaces(named, uniq string, curAnnounced time.Time) bool {
+	if !j.announced.IsZero() {
+		return curAnnounced.IsZero() || !curAnnounced.After(j.announced)
+	}
+	cur, curUniq, known := j.frameOf(named)
+	mine, ok1 := frame.UniqTime(uniq)
+	then, ok2 := frame.UniqTime(named)
+	if !ok2 {
+		then, ok2 = frame.UniqTime(curUniq)
+	}
+	switch {
+	case ok1 && ok2:
+		return mine.After(then)
+	case !known || cur.Chan != j.n.Chan:
+		return true
+	}
+	return j.n.ObsDate > cur.ObsDate || (j.n.ObsDate == cur.ObsDate && j.n.Seq > cur.Seq)
+}
+
+// frameOf finds the raw frame delivered under the name named, and its
+// UNIQNAME: the name itself when it is a raw file's, else the frame of this
+// night whose dispatch the ledger records under that name.
+func (j *job) frameOf(named string) (frame.Name, string, bool) {
+	if n, err := frame.ParseName(named); err == nil {
+		uniq := ""
+		if j.lg != nil {
+			uniq = j.lg.State(named)[ledger.StepCondition].Extra["uniqname"]
+		}
+		return n, uniq, true
+	}
 	if j.lg == nil {
-		return frame.Name{}, false
+		return frame.Name{}, "", false
 	}
-	for _, f := range j.lg.Files() {
-		if ev, ok := j.lg.State(f)[ledger.StepDispatch]; ok && filepath.Base(ev.Dest) == delivered {
-			n, err := frame.ParseName(f)
-			return n, err == nil
+	for file, h := range j.lg.Night(j.n.ObsDate) {
+		for _, g := range h.Generations {
+			if filepath.Base(g.Steps[ledger.StepDispatch].Dest) == named {
+				n, err := frame.ParseName(file)
+				return n, g.Steps[ledger.StepCondition].Extra["uniqname"], err == nil
+			}
 		}
 	}
-	return frame.Name{}, false
+	return frame.Name{}, "", false
 }
 
 // copyFile copies the stored file into a temporary in repoDir, hashing what it

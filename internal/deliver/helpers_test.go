@@ -182,7 +182,7 @@ func (e *env) ensure(base string, how Mode) Report {
 
 func (e *env) events(base string) []ledger.Event {
 	e.t.Helper()
-	events, problems, err := ledger.Read(ledger.Path(e.StateDir, "mods1b"))
+	events, problems, err := ledger.ReadChannel(e.StateDir, "mods1b")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		e.t.Fatal(err)
 	}

@@ -1,14 +1,18 @@
 package deliver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -17,8 +21,15 @@ type job struct {
 	d     *Deliverer
 	n     frame.Name
 	lg    *ledger.Ledger
-	state map[string]ledger.Event // latest ledger event per step, from before this job
+	how   Mode
+	v     judge.Frame             // what the judge found before the job acted
+	state map[string]ledger.Event // latest ledger event per step of the frame's generation
 	rep   *Report
+	// rawSHA is the raw content's SHA-256 once known: every event of the
+	// job carries it, so that it belongs to this exposure's generation.
+	rawSHA string
+	// announced is when a datagram asked for the frame (zero: it did not).
+	announced time.Time
 	// damaged holds copies of ours found with the wrong bytes, reported once.
 	damaged map[string]bool
 }
@@ -35,43 +46,114 @@ func (j *job) action(format string, args ...any) {
 	j.rep.Actions = append(j.rep.Actions, fmt.Sprintf(format, args...))
 }
 
+// judge takes the judge's verdict: the generation the raw file is, and its
+// events. A new exposure under a known name starts with none.
+func (j *job) judge(ctx context.Context, v judge.Frame) {
+	j.v = v
+	j.state = maps.Clone(v.Steps)
+	if j.state == nil {
+		j.state = map[string]ledger.Event{}
+	}
+	j.rawSHA = v.Raw.SHA256
+	if v.Gen >= 0 && v.Gen < len(v.History.Generations) && v.Identity != judge.NewExposure {
+		j.rawSHA = cmp.Or(j.rawSHA, v.History.Generations[v.Gen].RawSHA256)
+	}
+}
+
 func (j *job) run(ctx context.Context, kind Mode) error {
-	stored, storeOK := j.trustedStore(ctx)
+	v := j.v
+	switch {
+	case v.Raw.State == judge.RawRefused && kind != DispatchOnly:
+		err := fmt.Errorf("%s: raw: %s: %w", j.n.Base, v.Raw.Why, ErrRefused)
+		j.d.log.Warn("raw file refused", "file", j.n.Base, "err", err)
+		return err
+	case v.Identity == judge.NewExposure:
+		j.action("new exposure under a known name: %s is not the raw file conditioned before", v.Raw.Path)
+		j.d.log.Info("new exposure under a known name", "file", j.n.Base, "raw", v.Raw.Path)
+	case v.Identity == judge.RawRestamp:
+		if err := j.recordIdentity(); err != nil {
+			return err
+		}
+	}
+	stored, storeOK := j.judgedStore()
+	if storeOK && v.Stored.State == judge.Restamped {
+		if err := j.recordAgain(ledger.StepStore, v.Stored); err != nil {
+			return err
+		}
+	}
 	switch kind {
 	case Archive:
 		if storeOK {
 			return j.already("already stored", stored, "")
 		}
+		if err := j.failedBefore(); err != nil {
+			return err
+		}
 		_, err := j.store(ctx)
 		return err
 	case DispatchOnly:
-		if storeOK {
-			if dest, ok := j.trustedDispatch(ctx, stored); ok {
-				return j.already("already dispatched", stored, dest)
+		if !storeOK {
+			if v.Identity == judge.NewExposure {
+				return j.dispatchFailed(fmt.Errorf("%s is a new exposure, never stored: %w (archive it first)", v.Raw.Path, errNoSource))
 			}
-		} else {
 			var err error
 			if stored, err = j.storedCopy(ctx); err != nil {
 				return j.dispatchFailed(err)
 			}
+			return j.dispatch(ctx, stored)
 		}
-		return j.dispatch(ctx, stored)
+		return j.dispatchJudged(ctx, stored, "already dispatched")
 	default:
-		if storeOK {
-			if dest, ok := j.trustedDispatch(ctx, stored); ok {
-				return j.already("already delivered", stored, dest)
+		if !storeOK {
+			if err := j.failedBefore(); err != nil {
+				return err
+			}
+			if j.d.opts.Twin {
+				return j.storeAndDispatch(ctx)
+			}
+			stored, err := j.store(ctx)
+			if err != nil {
+				return err
 			}
 			return j.dispatch(ctx, stored)
 		}
-		if j.d.opts.Twin {
-			return j.storeAndDispatch(ctx)
-		}
-		stored, err := j.store(ctx)
-		if err != nil {
-			return err
-		}
-		return j.dispatch(ctx, stored)
+		return j.dispatchJudged(ctx, stored, "already delivered")
 	}
+}
+
+// judgedStore returns the stored copy the judge found sound.
+func (j *job) judgedStore() (source, bool) {
+	c := j.v.Stored
+	if !c.State.Sound() || c.Event.OutSHA256 == "" {
+		return source{}, false
+	}
+	return source{path: c.Path, sum: c.Event.OutSHA256, size: c.Event.OutSize, uniq: j.uniqName(c.Event)}, true
+}
+
+// dispatchJudged dispatches a sound stored copy, unless the judge found
+// its dispatched copy intact, or taken by the archive and not asked for
+// again.
+func (j *job) dispatchJudged(ctx context.Context, stored source, what string) error {
+	switch j.v.Newdata.State {
+	case judge.Intact:
+		return j.already(what, stored, j.v.Newdata.Path)
+	case judge.Taken:
+		if j.how&Redeliver == 0 {
+			return j.already(what+"; the archive took the copy from "+j.d.opts.RepoDir, stored, "")
+		}
+		j.action("sending again the copy the archive took: %s", j.v.Newdata.Path)
+	}
+	return j.dispatch(ctx, stored)
+}
+
+// failedBefore refuses to condition again a raw file that failed and is
+// not due again.
+func (j *job) failedBefore() error {
+	if !j.v.Failed || j.v.Need != judge.Wait {
+		return nil
+	}
+	j.rep.Failed = true
+	return fmt.Errorf("%s: condition: %s: %w", j.n.Base, strings.TrimPrefix(j.v.Why, "condition "), ErrFailedBefore)
 }
 
 func (j *job) already(what string, stored source, dest string) error {
@@ -83,40 +165,24 @@ func (j *job) already(what string, stored source, dest string) error {
 	return nil
 }
 
-// trustedStore returns the stored copy the ledger recorded, if it is still
-// there with the recorded size and mtime.
-func (j *job) trustedStore(ctx context.Context) (source, bool) {
-	ev := j.state[ledger.StepStore]
-	// A copy recorded in another folder than the configured one (procDir
-	// changed) proves nothing about where the file must be now.
-	if !ev.Done() || ev.Dest == "" || ev.OutSHA256 == "" || !inDir(ev.Dest, j.d.opts.StoreDir(j.n)) ||
-		!j.unchanged(ctx, ev, j.d.opts.Proc.Timeout) {
-		return source{}, false
-	}
-	return source{path: ev.Dest, sum: ev.OutSHA256, size: ev.OutSize, uniq: j.uniqName(ev)}, true
+// recordIdentity records that the raw file, under a new size or mtime,
+// still has the content conditioned: the next look need not read it.
+func (j *job) recordIdentity() error {
+	ev := j.event(ledger.StepIdentify, ledger.StatusOK)
+	ev.RawSize, ev.RawMTime = j.v.Raw.Size, j.v.Raw.MTime
+	ev.Attempt = 0
+	j.action("raw file %s has a new mtime but the content conditioned: recorded", j.v.Raw.Path)
+	return j.record(ev)
 }
 
-// trustedDispatch returns the dispatched copy the ledger recorded, if it is
-// a copy of stored and still has the recorded size and mtime.
-func (j *job) trustedDispatch(ctx context.Context, stored source) (string, bool) {
-	ev := j.state[ledger.StepDispatch]
-	if !ev.Done() || ev.Dest == "" || ev.OutSHA256 != stored.sum || !inDir(ev.Dest, j.d.opts.RepoDir) ||
-		!j.unchanged(ctx, ev, j.d.opts.Repo.Timeout) {
-		return "", false
-	}
-	return ev.Dest, true
-}
-
-// unchanged stats ev.Dest, under the destination's timeout since /newdata
-// may be a dead NFS mount; any failure just means "check by content".
-func (j *job) unchanged(ctx context.Context, ev ledger.Event, limit time.Duration) bool {
-	fi, err := watch(ctx, j.d, filepath.Dir(ev.Dest), limit, func(context.Context, func()) (os.FileInfo, error) {
-		if err := j.d.inject("stat", ev.Dest); err != nil {
-			return nil, err
-		}
-		return os.Stat(ev.Dest)
-	})
-	return err == nil && fi.Mode().IsRegular() && fi.Size() == ev.OutSize && fi.ModTime().UnixNano() == ev.MTime
+// recordAgain records a copy whose content is as recorded under its new
+// mtime, as the step's "already" event.
+func (j *job) recordAgain(step string, c judge.Copy) error {
+	ev := j.event(step, ledger.StatusAlready)
+	ev.Dest, ev.MTime, ev.OutSize, ev.OutSHA256, ev.Extra = c.Path, c.Seen.MTime, c.Event.OutSize, c.Event.OutSHA256, c.Event.Extra
+	ev.Attempt = 0
+	j.action("%s copy %s has a new mtime but the recorded content: recorded", step, c.Path)
+	return j.record(ev)
 }
 
 func (j *job) uniqName(events ...ledger.Event) string {
@@ -159,13 +225,14 @@ func (j *job) storedCopy(ctx context.Context) (source, error) {
 // event fills the fields every event has.
 func (j *job) event(step, status string) ledger.Event {
 	ev := ledger.Event{
-		File:    j.n.Base,
-		Step:    step,
-		Status:  status,
-		Version: j.d.opts.Version,
-		Config:  j.d.opts.ConfigHash,
-		Time:    j.d.now(),
-		Attempt: 1,
+		File:      j.n.Base,
+		Step:      step,
+		Status:    status,
+		RawSHA256: j.rawSHA,
+		Version:   j.d.opts.Version,
+		Config:    j.d.opts.ConfigHash,
+		Time:      j.d.now(),
+		Attempt:   1,
 	}
 	if prev, ok := j.state[step]; ok && !prev.Done() {
 		ev.Attempt = prev.Attempt + 1
@@ -214,7 +281,9 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 	j.rep.Timings.Dispatch = max(0, res.dispTime-res.condTime)
 	j.rep.Timings.Store = time.Since(start) - j.rep.Timings.Condition - j.rep.Timings.Dispatch
 	src, serr := j.recordStore(res.stored, err)
-	if !res.tried {
+	if !res.tried || !res.conditioned {
+		// Nothing was made to dispatch: a raw file that cannot be
+		// conditioned is a failed conditioning, never a pending dispatch.
 		return serr
 	}
 	if serr != nil {
@@ -243,8 +312,11 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 	}
 
 	cond := j.event(ledger.StepCondition, ledger.StatusOK)
+	cond.RawSize, cond.RawMTime = j.v.Raw.Size, j.v.Raw.MTime
 	if err != nil && !res.conditioned {
 		cond.Status, cond.Reason = ledger.StatusFailed, err.Error()
+		cond.RawSHA256 = j.rawIdentity(raw)
+		j.rep.Failed = true
 		j.d.log.Warn("condition failed", "file", j.n.Base, "err", err)
 		if lerr := j.record(cond); lerr != nil {
 			return source{}, errors.Join(fmt.Errorf("%s: condition: %w", j.n.Base, err), lerr)
@@ -252,6 +324,7 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 		return source{}, fmt.Errorf("%s: condition: %w", j.n.Base, err)
 	}
 	cond.RawSize, cond.RawSHA256 = res.info.Size, res.info.SHA256
+	j.rawSHA = cmp.Or(res.info.SHA256, j.rawSHA)
 	cond.OutSize, cond.OutSHA256 = res.size, res.sum
 	if res.info.UniqName != "" {
 		cond.Extra = map[string]string{"uniqname": res.info.UniqName}
@@ -262,6 +335,7 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 	j.action("conditioned %s", raw)
 
 	st := j.event(ledger.StepStore, ledger.StatusOK)
+	st.RawSHA256 = j.rawSHA
 	st.OutSize, st.OutSHA256, st.Extra = res.size, res.sum, cond.Extra
 	if err != nil {
 		st.Status, st.Reason, st.Dest = ledger.StatusFailed, err.Error(), res.path
@@ -373,4 +447,21 @@ func (e pendingError) Unwrap() []error { return []error{ErrPending, e.err} }
 // inDir reports whether path is directly in dir.
 func inDir(path, dir string) bool {
 	return filepath.Clean(filepath.Dir(path)) == filepath.Clean(dir)
+}
+
+// rawIdentity is the SHA-256 of a raw file that failed to condition, so
+// that its failure belongs to this exposure and a new one under the same
+// name is tried afresh. "" if it cannot be read either.
+func (j *job) rawIdentity(raw string) string {
+	if j.rawSHA != "" {
+		return j.rawSHA
+	}
+	h, err := watch(context.Background(), j.d, filepath.Dir(raw), j.d.opts.Proc.Timeout, func(ctx context.Context, tick func()) (digest, error) {
+		return hashPath(ctx, raw, tick)
+	})
+	if err != nil {
+		return ""
+	}
+	j.rawSHA = h.sum
+	return h.sum
 }

@@ -2,7 +2,11 @@ package deliver
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,26 +22,42 @@ type Backoff struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Pending lists the files whose latest dispatch is pending, in every ledger
-// under the state directory.
+// PendingWindow is how far back Pending looks: the nights whose ledger
+// changed in the last week. An older pending dispatch is a sweep's, with
+// --night.
+const PendingWindow = 7 * 24 * time.Hour
+
+// Pending lists the files whose latest dispatch is pending, in the nights
+// of every channel's ledger that changed within PendingWindow.
 func (d *Deliverer) Pending() ([]string, error) {
-	paths, err := filepath.Glob(filepath.Join(d.opts.StateDir, "ledger", "*.ledger"))
-	if err != nil {
+	entries, err := os.ReadDir(filepath.Join(d.opts.StateDir, "ledger"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	var files []string
-	for _, p := range paths {
-		l, err := d.ledger(strings.TrimSuffix(filepath.Base(p), ".ledger"))
+	for _, e := range entries {
+		ch := strings.TrimSuffix(e.Name(), ".ledger")
+		if strings.Contains(ch, ".") {
+			continue // <CHAN>.ledger.migrated
+		}
+		l, err := d.ledger(ch)
+		if err != nil {
+			continue // not a channel's ledger
+		}
+		nights, err := l.NightsSince(d.now().Add(-PendingWindow))
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range l.Files() {
-			if l.State(f)[ledger.StepDispatch].Status == ledger.StatusPending {
-				files = append(files, f)
+		for _, night := range nights {
+			for f, h := range l.Night(night) {
+				if h.Current >= 0 && h.Generations[h.Current].Steps[ledger.StepDispatch].Status == ledger.StatusPending {
+					files = append(files, f)
+				}
 			}
 		}
 	}
-	return files, nil
+	slices.Sort(files)
+	return slices.Compact(files), nil
 }
 
 // RetryPending delivers the pending dispatches, trying again with backoff

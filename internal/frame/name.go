@@ -63,3 +63,18 @@ func (l Layout) Dispatched(n Name) string { return filepath.Join(l.RepoDir, n.Ba
 // LastFile is <RepoDir>/<CHAN>.new, the one line naming the file last
 // delivered for the channel.
 func (l Layout) LastFile(n Name) string { return filepath.Join(l.RepoDir, n.Upper()+".new") }
+
+// uniqRE is a UNIQNAME, <instrume>.<CCYYMMDD>.<HHMMSS>.fits, with the -N a
+// collision adds.
+var uniqRE = regexp.MustCompile(`^[a-z][a-z0-9]*\.([0-9]{8})\.([0-9]{6})(-[0-9]+)?\.fits$`)
+
+// UniqTime is the exposure start a UNIQNAME encodes (UTC, to the second),
+// and false for a name that is not one.
+func UniqTime(uniq string) (time.Time, bool) {
+	m := uniqRE.FindStringSubmatch(uniq)
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102150405", m[1]+m[2])
+	return t, err == nil
+}

@@ -3,6 +3,7 @@ package frame
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseName(t *testing.T) {
@@ -59,6 +60,21 @@ func TestLayoutPaths(t *testing.T) {
 	} {
 		if got != want {
 			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}
+
+func TestUniqTime(t *testing.T) {
+	for name, want := range map[string]string{
+		"mods1.20260119.031245.fits":   "2026-01-19T03:12:45Z",
+		"mods1.20260119.031245-2.fits": "2026-01-19T03:12:45Z",
+		"mods1b.20260119.0001.fits":    "",
+		"mods1.20261319.031245.fits":   "",
+		"x.fits":                       "",
+	} {
+		got, ok := UniqTime(name)
+		if ok != (want != "") || ok && got.Format(time.RFC3339) != want {
+			t.Errorf("UniqTime(%q) = %v, %v; want %q", name, got, ok, want)
 		}
 	}
 }

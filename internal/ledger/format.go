@@ -19,6 +19,9 @@ const (
 	StepDispatch  = "dispatch"
 	StepVerify    = "verify"
 	StepSweep     = "sweep"
+	// StepIdentify records a raw file's new size and modification time
+	// once its content was found to be the one already conditioned.
+	StepIdentify = "identify"
 
 	StatusOK      = "ok"
 	StatusFailed  = "failed"
@@ -34,6 +37,7 @@ type Event struct {
 	Status    string
 	RawSize   int64
 	RawSHA256 string
+	RawMTime  int64 // the raw file's modification time, Unix nanoseconds
 	OutSHA256 string
 	OutSize   int64
 	Dest      string
@@ -50,7 +54,7 @@ type Event struct {
 func (e Event) Done() bool { return e.Status == StatusOK || e.Status == StatusAlready }
 
 // known lists the fields of Event in the order Format writes them.
-var known = []string{"step", "status", "raw_size", "raw_sha256", "out_size", "out_sha256",
+var known = []string{"step", "status", "raw_size", "raw_sha256", "raw_mtime", "out_size", "out_sha256",
 	"dest", "mtime", "version", "config", "attempt", "reason", "time"}
 
 // Format renders ev as one ledger line, without the newline. Zero-valued
@@ -73,6 +77,7 @@ func Format(ev Event) string {
 	str("status", ev.Status)
 	num("raw_size", ev.RawSize)
 	str("raw_sha256", ev.RawSHA256)
+	num("raw_mtime", ev.RawMTime)
 	num("out_size", ev.OutSize)
 	str("out_sha256", ev.OutSHA256)
 	str("dest", ev.Dest)
@@ -203,6 +208,8 @@ func (ev *Event) set(key, val string) error {
 		ev.RawSize, err = strconv.ParseInt(val, 10, 64)
 	case "raw_sha256":
 		ev.RawSHA256 = val
+	case "raw_mtime":
+		ev.RawMTime, err = strconv.ParseInt(val, 10, 64)
 	case "out_size":
 		ev.OutSize, err = strconv.ParseInt(val, 10, 64)
 	case "out_sha256":

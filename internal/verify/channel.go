@@ -45,7 +45,7 @@ func LoadChannel(l frame.Layout, name string) (*Channel, error) {
 			c.raw[n.Base] = n
 		}
 	}
-	events, problems, err := ledger.Read(ledger.Path(l.StateDir, name))
+	events, problems, err := ledger.ReadChannel(l.StateDir, name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -244,7 +244,8 @@ func Channels(l frame.Layout) ([]string, error) {
 	}
 	for _, e := range ledgers {
 		name, ok := strings.CutSuffix(e.Name(), ".ledger")
-		if name = strings.ToLower(name); ok && e.Type().IsRegular() && ValidChannel(name) {
+		ok = ok && e.Type().IsRegular() || e.IsDir()
+		if name = strings.ToLower(name); ok && ValidChannel(name) {
 			set[name] = true
 		}
 	}
