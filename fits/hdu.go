@@ -232,9 +232,13 @@ type File struct {
 	f    *os.File
 }
 
-// Open opens path read-only and scans its structure. Errors name the file.
+// Open opens path read-only and scans its structure. A path that is not a
+// regular file (a FIFO, socket, device or directory) is refused at once with
+// a *NotRegularError, never waited on: see OpenRegular. Errors in opening
+// name the file; a structural problem is a *FormatError, which names the HDU
+// and the byte, for the caller to put after the file's name.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +246,6 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	hdus, err := Scan(f, st.Size())
 	if err != nil {
