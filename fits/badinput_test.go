@@ -57,6 +57,23 @@ func edit(t *testing.T, src string, keep func(i int) bool, hdr func(i int, h *fi
 	return dst
 }
 
+// withExtraHDU returns the bytes of a raw file with its last HDU (CONPARS)
+// repeated at the end, as a sixth extension.
+func withExtraHDU(t *testing.T, src string) []byte {
+	t.Helper()
+	in, err := fits.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := in.HDUs[len(in.HDUs)-1]
+	return append(b, b[last.Start:last.End()]...)
+}
+
 func TestBadInput(t *testing.T) {
 	good := genRaw(t, synth.Default("mods1b", 9, "1k-2x2"))
 	goodBytes, _ := os.ReadFile(good)
@@ -83,6 +100,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated", write("cut.fits", goodBytes[:len(goodBytes)*2/3]), []string{"read", "truncated"}},
 		{"no END", write("noend.fits", []byte(noEnd)), []string{"read"}},
 		{"4 extensions", edit(t, good, func(i int) bool { return i < 5 }, nil), []string{"check", "4 extensions"}},
+		{"6 extensions", write("extra.fits", withExtraHDU(t, good)), []string{"check", "6 extensions", "MERGED would be extension 7"}},
 		{"quadrants differ", edit(t, good, nil, func(i int, h *fits.Header) {
 			if i == 3 {
 				y, _ := h.Int("NAXIS2")
