@@ -89,6 +89,7 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 	}
+	noEndAll := strings.Replace(string(goodBytes), "END"+strings.Repeat(" ", 77), "XND"+strings.Repeat(" ", 77), 1)
 	noEnd := strings.Replace(string(goodBytes[:2880*4]), "END"+strings.Repeat(" ", 77), "XND"+strings.Repeat(" ", 77), 1)
 	cases := []struct {
 		name string
@@ -98,7 +99,8 @@ func TestBadInput(t *testing.T) {
 		{"not FITS", write("notes.fits", []byte(strings.Repeat("not a fits file\n", 400))), []string{"read", "not a FITS file"}},
 		{"empty", write("empty.fits", nil), []string{"read", "empty"}},
 		{"truncated", write("cut.fits", goodBytes[:len(goodBytes)*2/3]), []string{"read", "truncated"}},
-		{"no END", write("noend.fits", []byte(noEnd)), []string{"read"}},
+		{"no END", write("noend.fits", []byte(noEnd)), []string{"read", "hdu 0", "no END card"}},
+		{"no END, whole file", write("noend-all.fits", []byte(noEndAll)), []string{"read", "hdu 0", "no END card", "XTENSION"}},
 		{"4 extensions", edit(t, good, func(i int) bool { return i < 5 }, nil), []string{"check", "4 extensions"}},
 		{"6 extensions", write("extra.fits", withExtraHDU(t, good)), []string{"check", "6 extensions", "MERGED would be extension 7"}},
 		{"quadrants differ", edit(t, good, nil, func(i int, h *fits.Header) {
