@@ -307,7 +307,8 @@ func mergedHeader(primary *Header, g Geometry, qbias, qstd [4]float64) *Header {
 		}
 		m.Cards = append(m.Cards, c)
 	}
-	m.Append(StringCard("EXTNAME", "MERGED", ""))
+	// ImageHDU(name="Merged") sets EXTNAME with astropy's own comment.
+	m.Append(StringCard("EXTNAME", "MERGED", "extension name"))
 	for q := 0; q < 4; q++ {
 		m.Append(FloatCard(fmt.Sprintf("Q%dBIAS", q+1), qbias[q], fmt.Sprintf("Q%d median overscan bias [DN]", q+1)))
 		m.Append(FloatCard(fmt.Sprintf("Q%dSTD", q+1), qstd[q], fmt.Sprintf("Q%d overscan bias stdev [DN]", q+1)))

@@ -89,8 +89,8 @@ func fixDateTime(p *Header, fallback astro.Site) []string {
 
 	ra, errRA := angleOf(p, "TELRA")
 	dec, errDec := angleOf(p, "TELDEC")
-	if err := errors.Join(errRA, errDec); err != nil {
-		return append(warns, "fixDateTime: "+err.Error()+": HJD-OBS and BJD-OBS not written")
+	if why := reasons(errRA, errDec); why != "" {
+		return append(warns, "fixDateTime: "+why+": HJD-OBS and BJD-OBS not written")
 	}
 	site := fallback
 	lat, e1 := p.Float("LATITUDE")
@@ -102,6 +102,18 @@ func fixDateTime(p *Header, fallback astro.Site) []string {
 	p.Set(FloatCard("HJD-OBS", astro.HJD(t, ra*15, dec, site), "Heliocentric MJD at start of obs [UTC]"))
 	p.Set(FloatCard("BJD-OBS", astro.BJD(t, ra*15, dec, site), "Barycentric MJD at start of obs [TDB]"))
 	return warns
+}
+
+// reasons joins the non-nil errors with "; ": a warning is one log line,
+// which errors.Join's newlines would break.
+func reasons(errs ...error) string {
+	var out []string
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // angleOf reads a sexagesimal or numeric angle card in its own unit.
