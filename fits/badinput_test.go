@@ -145,3 +145,27 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestNoCCDSUM: a raw file whose IM1 has no CCDSUM is conditioned, without
+// CCDXBIN and CCDYBIN (as dataMan) and with a warning.
+func TestNoCCDSUM(t *testing.T) {
+	raw := edit(t, genRaw(t, synth.Default("mods1b", 9, "1kx1k")), nil, func(i int, h *fits.Header) {
+		if i == 1 {
+			h.Delete("CCDSUM")
+		}
+	})
+	out, res := condition(t, raw, t.TempDir(), opts())
+	f, err := fits.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, i := range []int{0, 6} {
+		if h := f.HDUs[i].Header; h.Has("CCDXBIN") || h.Has("CCDYBIN") {
+			t.Errorf("%s has CCDXBIN or CCDYBIN", f.HDUs[i].Name())
+		}
+	}
+	if w := strings.Join(res.Warnings, "; "); !strings.Contains(w, "CCDXBIN and CCDYBIN not written") {
+		t.Errorf("warnings %q", w)
+	}
+}

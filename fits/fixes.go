@@ -291,8 +291,14 @@ func fixMisc(p *Header, g Geometry) []string {
 	p.Set(StringCard("LBTWLINK", link, "LBT Weather Station Link State"))
 
 	p.Set(StringCard("CCDROI", g.ccdroi(), "CCD readout ROI coords"))
-	p.Set(IntCard("CCDXBIN", g.BinX, "CCD X-axis Binning Factor"))
-	p.Set(IntCard("CCDYBIN", g.BinY, "CCD Y-axis Binning Factor"))
+	if g.NoCCDSUM {
+		// dataMan reads the factors from IM1's CCDSUM and writes nothing
+		// without it: a guess here would look like a reading.
+		warns = append(warns, "fixMisc: extension 1 has no CCDSUM: CCDXBIN and CCDYBIN not written")
+	} else {
+		p.Set(IntCard("CCDXBIN", g.BinX, "CCD X-axis Binning Factor"))
+		p.Set(IntCard("CCDYBIN", g.BinY, "CCD Y-axis Binning Factor"))
+	}
 
 	if c, ok := p.Get("OBJECT"); ok {
 		obj := *c

@@ -78,6 +78,24 @@ func TestFixMiscRules(t *testing.T) {
 	}
 }
 
+// TestFixMiscNoCCDSUM: without IM1's CCDSUM dataMan writes no CCDXBIN and
+// CCDYBIN; neither do we, and we say so.
+func TestFixMiscNoCCDSUM(t *testing.T) {
+	g := fullGeometry
+	g.NoCCDSUM = true
+	h := header()
+	warns := strings.Join(fixMisc(h, g), "\n")
+	if h.Has("CCDXBIN") || h.Has("CCDYBIN") {
+		t.Errorf("CCDXBIN %s, CCDYBIN %s written without CCDSUM", value(t, h, "CCDXBIN"), value(t, h, "CCDYBIN"))
+	}
+	if !strings.Contains(warns, "no CCDSUM") || !strings.Contains(warns, "CCDXBIN and CCDYBIN not written") {
+		t.Errorf("warnings %q", warns)
+	}
+	if value(t, h, "CCDROI") != "[1:8292,1:3088]" || value(t, h, "OBJRADEC") != "FK5" {
+		t.Error("the other rules did not run")
+	}
+}
+
 // TestFixDateTimeIdempotent: a DATE-OBS that already holds a time is not
 // rewritten (dataMan made it …T…T…), and azcam's ".1000" rolls over.
 func TestFixDateTimeIdempotent(t *testing.T) {
