@@ -155,13 +155,18 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 		return nil, stepErr("fixTemps", errors.New("no CONPARS table (extension 5)"))
 	}
 
-	// dataMan sets UNIQNAME first, then runs the fixes in this order.
-	iso, _, err := exposureStart(primary)
-	if err == nil {
-		res.UniqName, err = uniqName(instrume, iso)
-	}
-	if err != nil {
-		return nil, stepErr("uniqname", fmt.Errorf("cannot name the exposure start: %w", err))
+	// dataMan sets UNIQNAME first, then runs the fixes in this order. A
+	// frame whose header gives no exposure start is still delivered, as
+	// dataMan delivers it, under a name from its primary header.
+	if iso, _, _, err := exposureStart(primary); err == nil {
+		res.UniqName = uniqName(instrume, iso)
+	} else {
+		name, herr := hashName(raw, instrume)
+		if herr != nil {
+			return nil, stepErr("read", fmt.Errorf("primary header: %w", herr))
+		}
+		res.UniqName = name
+		res.Warnings = append(res.Warnings, fmt.Sprintf("uniqname: no exposure start (%v): UNIQNAME %s is named after the SHA-256 of the raw primary header", err, name))
 	}
 	primary.Set(StringCard("UNIQNAME", res.UniqName, "Unique filename"))
 	if opts.FixDETSEC {
