@@ -10,6 +10,7 @@ import (
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/logx"
 )
 
 // conditioner adapts the FITS conditioning core to the delivery path, so
@@ -28,6 +29,9 @@ func (c conditioner) Condition(ctx context.Context, rawPath string, out deliver.
 	res, err := fits.Condition(raw, out, c.opts)
 	if err != nil {
 		return deliver.RawInfo{}, err
+	}
+	for _, w := range res.Warnings {
+		logx.From(ctx).Warn(w, "file", rawPath)
 	}
 	return deliver.RawInfo{Size: res.RawSize, SHA256: res.RawSHA256, UniqName: res.UniqName}, nil
 }

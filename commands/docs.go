@@ -230,7 +230,9 @@ only to standard error (the journal under systemd).
 
 /etc/dataman/*instance*.env, /etc/dataman/*instance*.yaml
 : the environment (DATAMAN\_CONFIG) and the configuration of the systemd units
-dataman-listen@*instance*.service and dataman-sweep@*instance*.timer.
+dataman-listen@*instance*.service and dataman-sweep@*instance*.timer. As dataMan.service did, the listen
+unit restarts **listen** 10 s after it ends for any reason, a quit datagram included (Restart=always,
+RestartSec=10); only **systemctl stop** stops it for good.
 
 # SEE ALSO
 

@@ -202,7 +202,7 @@ func TestUnitSettings(t *testing.T) {
 		"Service.Type":            "notify",
 		"Service.NotifyAccess":    "main",
 		"Service.WatchdogSec":     "60",
-		"Service.Restart":         "on-failure",
+		"Service.Restart":         "always",
 		"Service.RestartSec":      "10",
 		"Service.EnvironmentFile": "/etc/dataman/%i.env",
 		"Service.ExecStart":       "/usr/local/bin/dataman listen",
@@ -217,6 +217,14 @@ func TestUnitSettings(t *testing.T) {
 	for k, v := range want {
 		if got := listen.one(t, k); got != v {
 			t.Errorf("%s: %s=%s, want %s", units[0], k, got, v)
+		}
+	}
+	// dataMan came back 10 s after any exit, the quit command's included,
+	// and the camera server relies on it: nothing may keep it down but
+	// "systemctl stop".
+	for _, k := range []string{"Service.RestartPreventExitStatus", "Service.SuccessExitStatus", "Unit.StartLimitIntervalSec", "Unit.StartLimitBurst", "Unit.StartLimitAction"} {
+		if v := listen[k]; len(v) > 0 {
+			t.Errorf("%s: %s=%s could keep a stopped listener down", units[0], k, v)
 		}
 	}
 	for _, target := range []string{"network-online.target", "remote-fs.target"} {
@@ -471,5 +479,20 @@ func TestDukIsES5(t *testing.T) {
 	}
 	if out, err := exec.Command(duk, script).CombinedOutput(); err == nil {
 		t.Fatalf("duk ran ES6 syntax (%s): the polkit test would not catch it", out)
+	}
+}
+
+// TestRestartDocumented: INSTALL.md and the man page say what the unit
+// does when listen stops.
+func TestRestartDocumented(t *testing.T) {
+	want := "Restart=" + readUnit(t, units[0]).one(t, "Service.Restart")
+	for _, path := range []string{"INSTALL.md", "../man/dataman.1"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s does not say %s", path, want)
+		}
 	}
 }

@@ -42,6 +42,13 @@ type Card struct {
 	// raw holds the original 80-byte images (more than one for a long string
 	// continued on CONTINUE cards); nil for a new or modified card.
 	raw []string
+	// text is the value as written, which astropy reuses when only the
+	// comment of a card changes: for a real its value text (astropy's
+	// _valuestring: the number, and the blanks up to a comment's '/' when
+	// it has no exponent), for a one-card string its content with trailing
+	// blanks. Header.Set carries it over; format uses it while it still
+	// agrees with the value.
+	text string
 }
 
 // IsCommentary reports whether the card is COMMENT, HISTORY or a blank
@@ -159,6 +166,7 @@ func parseValue(c *Card, field string) {
 		if ok {
 			c.Kind = KindString
 			c.Str = strings.TrimRight(val, " ")
+			c.text = val
 			c.Comment = commentOf(rest)
 			return
 		}
@@ -183,7 +191,12 @@ func parseValue(c *Card, field string) {
 		fallthrough
 	default:
 		if v, ok := parseReal(tok); ok {
-			c.Kind, c.Float = KindFloat, v
+			c.Kind, c.Float, c.text = KindFloat, v, tok
+			// astropy's number pattern ends with " *" before an optional
+			// exponent, so without one it keeps the blanks up to the '/'.
+			if rest != "" && !strings.ContainsAny(tok, "EeDd") {
+				c.text = s[:len(s)-len(rest)]
+			}
 			return
 		}
 		c.Kind, c.Str = KindOther, tok
@@ -309,12 +322,16 @@ func (c *Card) format() ([]string, error) {
 	case KindNone:
 		val = ""
 	case KindString:
-		quoted := "'" + pad8(strings.ReplaceAll(c.Str, "'", "''")) + "'"
+		str := c.Str
+		if strings.TrimRight(c.text, " ") == c.Str {
+			str = c.text // astropy keeps the trailing blanks it read
+		}
+		quoted := "'" + pad8(strings.ReplaceAll(str, "'", "''")) + "'"
 		if len(head)+len(quoted) > CardLen {
 			return c.formatLong(head)
 		}
 		val = fmt.Sprintf("%-20s", quoted)
-		if c.Str == "" {
+		if str == "" {
 			val = "''" // astropy writes an empty string bare, unpadded
 		}
 	case KindBool:
@@ -324,6 +341,11 @@ func (c *Card) format() ([]string, error) {
 			return nil, fmt.Errorf("card %s: %v cannot be written in FITS", c.Key, c.Float)
 		}
 		val = fmt.Sprintf("%20s", c.ValueString())
+		if c.Kind == KindFloat && c.text != "" {
+			if v, ok := parseReal(strings.TrimRight(c.text, " ")); ok && v == c.Float {
+				val = fmt.Sprintf("%20s", c.text) // astropy keeps a real's text
+			}
+		}
 	case KindOther:
 		val = fmt.Sprintf("%20s", c.Str)
 	}

@@ -63,6 +63,47 @@ func stepErr(step string, err error) error {
 // already conditioned: conditioning twice would corrupt it.
 var ErrConditioned = errors.New("already conditioned")
 
+// The layout of a raw MODS file and of a conditioned one: the primary,
+// IM1..IM4 and CONPARS, then MERGED as extension 6, the extension modsDisp
+// and modsAlign read.
+const (
+	rawExtensions = 5
+	MergedExt     = 6
+)
+
+// ErrNoMerged is matched (with errors.Is) by CheckMergedExt's error for a
+// file with no MERGED extension at all, as makeOTM off writes.
+var ErrNoMerged = errors.New("no MERGED extension")
+
+// CheckMergedExt checks the HDU list of a conditioned file: MERGED must be
+// extension 6 (HDU index 6), where modsDisp and modsAlign read it, and only
+// there. The error says where MERGED is instead, or wraps ErrNoMerged.
+func CheckMergedExt(hdus []*HDU) error {
+	var at []int
+	for i, h := range hdus {
+		if i > 0 && strings.EqualFold(h.Name(), "MERGED") {
+			at = append(at, i)
+		}
+	}
+	switch {
+	case len(at) == 0:
+		return fmt.Errorf("%w: %d extensions, modsDisp and modsAlign read MERGED from extension %d", ErrNoMerged, len(hdus)-1, MergedExt)
+	case len(at) > 1:
+		return fmt.Errorf("MERGED is extensions %s; one MERGED, extension %d, is expected", joinInts(at), MergedExt)
+	case at[0] != MergedExt:
+		return fmt.Errorf("MERGED is extension %d, not %d where modsDisp and modsAlign read it", at[0], MergedExt)
+	}
+	return nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
 // Provenance keywords written once, in the primary header only.
 const (
 	KeyVersion = "DMVERS"
@@ -75,13 +116,19 @@ const (
 // quadrant data are copied unchanged; the raw file is only read.
 func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	res := &Result{RawSize: raw.Size}
-	if len(raw.HDUs) < 6 {
-		return nil, stepErr("check", fmt.Errorf("%d extensions, a raw MODS file has 5 (IM1..IM4 and CONPARS)", len(raw.HDUs)-1))
-	}
 	for _, h := range raw.HDUs {
 		if strings.EqualFold(h.Name(), "MERGED") {
 			return nil, stepErr("check", fmt.Errorf("%w: it has a MERGED extension; condition the raw file instead", ErrConditioned))
 		}
+	}
+	switch n := len(raw.HDUs) - 1; {
+	case n < rawExtensions:
+		return nil, stepErr("check", fmt.Errorf("%d extensions, a raw MODS file has %d (IM1..IM4 and CONPARS)", n, rawExtensions))
+	case n > rawExtensions:
+		// dataMan appended MERGED after them all, where modsDisp and
+		// modsAlign, which read extension 6, never look.
+		return nil, stepErr("check", fmt.Errorf("%d extensions, a raw MODS file has %d (IM1..IM4 and CONPARS): MERGED would be extension %d, not %d where modsDisp and modsAlign read it",
+			n, rawExtensions, n+1, MergedExt))
 	}
 	primary := raw.HDUs[0].Header.Clone()
 	if v, err := primary.String(KeyVersion); err == nil {
@@ -108,13 +155,18 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 		return nil, stepErr("fixTemps", errors.New("no CONPARS table (extension 5)"))
 	}
 
-	// dataMan sets UNIQNAME first, then runs the fixes in this order.
-	iso, _, err := exposureStart(primary)
-	if err == nil {
-		res.UniqName, err = uniqName(instrume, iso)
-	}
-	if err != nil {
-		return nil, stepErr("uniqname", fmt.Errorf("cannot name the exposure start: %w", err))
+	// dataMan sets UNIQNAME first, then runs the fixes in this order. A
+	// frame whose header gives no exposure start is still delivered, as
+	// dataMan delivers it, under a name from its primary header.
+	if iso, _, _, err := exposureStart(primary); err == nil {
+		res.UniqName = uniqName(instrume, iso)
+	} else {
+		name, herr := hashName(raw, instrume)
+		if herr != nil {
+			return nil, stepErr("read", fmt.Errorf("primary header: %w", herr))
+		}
+		res.UniqName = name
+		res.Warnings = append(res.Warnings, fmt.Sprintf("uniqname: no exposure start (%v): UNIQNAME %s is named after the SHA-256 of the raw primary header", err, name))
 	}
 	primary.Set(StringCard("UNIQNAME", res.UniqName, "Unique filename"))
 	if opts.FixDETSEC {
@@ -260,7 +312,8 @@ func mergedHeader(primary *Header, g Geometry, qbias, qstd [4]float64) *Header {
 		}
 		m.Cards = append(m.Cards, c)
 	}
-	m.Append(StringCard("EXTNAME", "MERGED", ""))
+	// ImageHDU(name="Merged") sets EXTNAME with astropy's own comment.
+	m.Append(StringCard("EXTNAME", "MERGED", "extension name"))
 	for q := 0; q < 4; q++ {
 		m.Append(FloatCard(fmt.Sprintf("Q%dBIAS", q+1), qbias[q], fmt.Sprintf("Q%d median overscan bias [DN]", q+1)))
 		m.Append(FloatCard(fmt.Sprintf("Q%dSTD", q+1), qstd[q], fmt.Sprintf("Q%d overscan bias stdev [DN]", q+1)))

@@ -366,3 +366,60 @@ func TestRawHash(t *testing.T) {
 		t.Fatalf("raw hash %s, want %x", res.RawSHA256, want)
 	}
 }
+
+// TestCheckMergedExt: MERGED must be extension 6, where modsDisp and
+// modsAlign read it.
+func TestCheckMergedExt(t *testing.T) {
+	raw := genRaw(t, frame(t, "mods1b", 3, "1k-2x2"))
+	out, _ := condition(t, raw, t.TempDir(), opts())
+	f, err := fits.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := fits.CheckMergedExt(f.HDUs); err != nil {
+		t.Errorf("a conditioned file: %v", err)
+	}
+	noOTM := opts()
+	noOTM.MakeOTM = false
+	out, _ = condition(t, raw, t.TempDir(), noOTM)
+	g, err := fits.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if err := fits.CheckMergedExt(g.HDUs); !errors.Is(err, fits.ErrNoMerged) {
+		t.Errorf("makeOTM off: %v, want ErrNoMerged", err)
+	}
+
+	named := func(names ...string) []*fits.HDU {
+		var hdus []*fits.HDU
+		for i, n := range names {
+			h := &fits.Header{}
+			if i > 0 {
+				h.Append(fits.StringCard("EXTNAME", n, ""))
+			}
+			hdus = append(hdus, &fits.HDU{Index: i, Header: h})
+		}
+		return hdus
+	}
+	for _, c := range []struct {
+		hdus []*fits.HDU
+		want string // "" for no error
+	}{
+		{named("", "IM1", "IM2", "IM3", "IM4", "CONPARS", "MERGED"), ""},
+		{named("", "IM1", "IM2", "IM3", "IM4", "CONPARS", "Merged"), ""},
+		{named("", "IM1", "IM2", "IM3", "IM4", "CONPARS", "EXTRA", "MERGED"), "MERGED is extension 7, not 6"},
+		{named("", "IM1", "IM2", "IM3", "IM4", "MERGED"), "MERGED is extension 5, not 6"},
+		{named("", "IM1", "IM2", "IM3", "IM4", "CONPARS", "MERGED", "MERGED"), "MERGED is extensions 6, 7"},
+		{named("", "IM1", "IM2", "IM3", "IM4", "CONPARS"), "no MERGED extension"},
+	} {
+		err := fits.CheckMergedExt(c.hdus)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%d HDUs: %v", len(c.hdus), err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%d HDUs: error %v, want one containing %q", len(c.hdus), err, c.want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package fits
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -34,53 +36,80 @@ func fixDETSEC(g Geometry, quads [nQuad]*Header) {
 	}
 }
 
-// exposureStart returns the ISO UTC start of the exposure: DATE-OBS if it
-// already holds a time, else DATE-OBS joined with UTC-OBS (rolling azcam's
-// ".1000" fraction over into the next second). changed reports whether
-// DATE-OBS must be rewritten.
-func exposureStart(p *Header) (iso string, changed bool, err error) {
+// exposureStart returns the ISO UTC start of the exposure: DATE-OBS joined
+// with UTC-OBS, or DATE-OBS alone when it already holds a time. Either way
+// azcam's ".1000" fraction rolls over into the next second, and a second 60
+// in a minute with no leap second is read as astropy (and so dataMan) reads
+// it, as the first second of the next minute; note then says so. changed
+// reports whether DATE-OBS must be rewritten.
+func exposureStart(p *Header) (iso string, changed bool, note string, err error) {
 	date, err := p.String("DATE-OBS")
 	if err != nil {
-		return "", false, err
+		return "", false, "", err
 	}
-	if strings.Contains(date, "T") {
-		return date, false, nil
+	day, clock, hasTime := strings.Cut(date, "T")
+	what := fmt.Sprintf("DATE-OBS %q", date)
+	if !hasTime {
+		if clock, err = p.String("UTC-OBS"); err != nil {
+			return "", false, "", err
+		}
+		what += fmt.Sprintf(" with UTC-OBS %q", clock)
 	}
-	utc, err := p.String("UTC-OBS")
+	iso, err = astro.CombineDateTime(day, clock)
 	if err != nil {
-		return "", false, err
+		d, c, ok := astro.CarrySecond60(day, clock)
+		if !ok {
+			return "", false, "", fmt.Errorf("%s: %w", what, err)
+		}
+		if iso, err = astro.CombineDateTime(d, c); err != nil {
+			return "", false, "", fmt.Errorf("%s: %w", what, err)
+		}
+		note = fmt.Sprintf("%s: second 60 in a minute with no leap second, read as %s, as astropy reads it", what, iso)
 	}
-	iso, err = astro.CombineDateTime(date, utc)
-	if err != nil {
-		return "", false, fmt.Errorf("DATE-OBS %q with UTC-OBS %q: %w", date, utc, err)
-	}
-	return iso, true, nil
+	return iso, iso != date, note, nil
 }
 
 // uniqName is UNIQNAME: <instrume>.<YYYYmmdd>.<HHMMSS>.fits from the UTC
-// exposure start, so the same raw file always gets the same name (dataMan
-// used the processing host's local clock).
-func uniqName(instrume, iso string) (string, error) {
-	if len(iso) < 19 || iso[4] != '-' || iso[7] != '-' || iso[10] != 'T' || iso[13] != ':' || iso[16] != ':' {
-		return "", fmt.Errorf("exposure start %q is not an ISO date and time", iso)
-	}
+// exposure start (an ISO time from exposureStart), so the same raw file
+// always gets the same name (dataMan used the processing host's local
+// clock).
+func uniqName(instrume, iso string) string {
 	return fmt.Sprintf("%s.%s%s%s.%s%s%s.fits", strings.ToLower(instrume),
-		iso[0:4], iso[5:7], iso[8:10], iso[11:13], iso[14:16], iso[17:19]), nil
+		iso[0:4], iso[5:7], iso[8:10], iso[11:13], iso[14:16], iso[17:19])
+}
+
+// hashName is UNIQNAME for a raw file whose header gives no exposure
+// start: <instrume>.<the first 12 hex digits of the SHA-256 of the raw
+// primary header>.fits. It is as deterministic as the exposure start (the
+// same raw file, the same name), differs between frames, whose headers name
+// the file and the exposure, and looks like no time.
+func hashName(raw *File, instrume string) (string, error) {
+	b := make([]byte, raw.HDUs[0].HeaderSize)
+	if _, err := raw.ReadAt(b, raw.HDUs[0].Start); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("%s.%s.fits", strings.ToLower(instrume), hex.EncodeToString(sum[:6])), nil
 }
 
 // fixDateTime writes the ISO DATE-OBS, MJD-OBS, HJD-OBS and BJD-OBS (spec
 // 5.3, corrected by spec 13 rows 3–4). It is idempotent: a DATE-OBS that
-// already holds a time is left alone. Anything it cannot compute is reported
-// as a warning naming the reason, never silently dropped.
+// already holds a time is only rewritten to roll over a ".1000" or a second
+// 60. Anything it cannot compute is left out with a warning naming the
+// reason, never silently dropped, and DATE-OBS is then left as it is (dataMan
+// wrote "<date>T<garbage>" there).
 func fixDateTime(p *Header, fallback astro.Site) []string {
 	var warns []string
-	iso, changed, err := exposureStart(p)
+	iso, changed, note, err := exposureStart(p)
 	if err != nil {
-		return []string{"fixDateTime: " + err.Error() + ": DATE-OBS, MJD-OBS, HJD-OBS and BJD-OBS not written"}
+		return []string{"fixDateTime: " + err.Error() + ": no exposure start, so DATE-OBS is left as it is and MJD-OBS, HJD-OBS and BJD-OBS are not written"}
+	}
+	if note != "" {
+		warns = append(warns, "fixDateTime: "+note)
 	}
 	t, err := astro.ParseISO(iso)
 	if err != nil {
-		return []string{fmt.Sprintf("fixDateTime: DATE-OBS %q: %v: MJD-OBS, HJD-OBS and BJD-OBS not written", iso, err)}
+		return append(warns, fmt.Sprintf("fixDateTime: DATE-OBS %q: %v: DATE-OBS is left as it is and MJD-OBS, HJD-OBS and BJD-OBS are not written", iso, err))
 	}
 	if changed {
 		p.Set(StringCard("DATE-OBS", iso, "UTC Date at start of obs"))
@@ -89,8 +118,8 @@ func fixDateTime(p *Header, fallback astro.Site) []string {
 
 	ra, errRA := angleOf(p, "TELRA")
 	dec, errDec := angleOf(p, "TELDEC")
-	if err := errors.Join(errRA, errDec); err != nil {
-		return append(warns, "fixDateTime: "+err.Error()+": HJD-OBS and BJD-OBS not written")
+	if why := reasons(errRA, errDec); why != "" {
+		return append(warns, "fixDateTime: "+why+": HJD-OBS and BJD-OBS not written")
 	}
 	site := fallback
 	lat, e1 := p.Float("LATITUDE")
@@ -102,6 +131,18 @@ func fixDateTime(p *Header, fallback astro.Site) []string {
 	p.Set(FloatCard("HJD-OBS", astro.HJD(t, ra*15, dec, site), "Heliocentric MJD at start of obs [UTC]"))
 	p.Set(FloatCard("BJD-OBS", astro.BJD(t, ra*15, dec, site), "Barycentric MJD at start of obs [TDB]"))
 	return warns
+}
+
+// reasons joins the non-nil errors with "; ": a warning is one log line,
+// which errors.Join's newlines would break.
+func reasons(errs ...error) string {
+	var out []string
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // angleOf reads a sexagesimal or numeric angle card in its own unit.
@@ -279,8 +320,14 @@ func fixMisc(p *Header, g Geometry) []string {
 	p.Set(StringCard("LBTWLINK", link, "LBT Weather Station Link State"))
 
 	p.Set(StringCard("CCDROI", g.ccdroi(), "CCD readout ROI coords"))
-	p.Set(IntCard("CCDXBIN", g.BinX, "CCD X-axis Binning Factor"))
-	p.Set(IntCard("CCDYBIN", g.BinY, "CCD Y-axis Binning Factor"))
+	if g.NoCCDSUM {
+		// dataMan reads the factors from IM1's CCDSUM and writes nothing
+		// without it: a guess here would look like a reading.
+		warns = append(warns, "fixMisc: extension 1 has no CCDSUM: CCDXBIN and CCDYBIN not written")
+	} else {
+		p.Set(IntCard("CCDXBIN", g.BinX, "CCD X-axis Binning Factor"))
+		p.Set(IntCard("CCDYBIN", g.BinY, "CCD Y-axis Binning Factor"))
+	}
 
 	if c, ok := p.Get("OBJECT"); ok {
 		obj := *c

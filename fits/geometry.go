@@ -15,6 +15,9 @@ type Geometry struct {
 	BinX, BinY int64 // CCDSUM
 	RefX, RefY int64 // REF-PIX1, REF-PIX2: the detector centre in unbinned pixels
 	BITPIX     int64
+	// NoCCDSUM: the first quadrant has no CCDSUM, so the binning is assumed
+	// 1×1 and, as in dataMan, CCDXBIN and CCDYBIN are not written.
+	NoCCDSUM bool
 }
 
 // XTrim is the number of data columns per quadrant.
@@ -79,6 +82,7 @@ func readGeometry(primary *Header, quads [nQuad]*HDU) (Geometry, []string, error
 		}
 		g.BinX, g.BinY = bx, by
 	} else {
+		g.NoCCDSUM = true
 		warnings = append(warnings, fmt.Sprintf("%s has no CCDSUM: assuming unbinned", quads[0].Name()))
 	}
 	return g, warnings, nil

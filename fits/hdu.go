@@ -98,6 +98,11 @@ func scanOne(r io.ReaderAt, off, size int64, index int) (*HDU, error) {
 			}
 			return nil, &FormatError{index, off, err}
 		}
+		if len(buf) > 0 && string(block[:10]) == "XTENSION= " {
+			// The next HDU begins where this header's END should have been:
+			// parsing on would take that HDU's data for this one's header.
+			return nil, &FormatError{index, off, fmt.Errorf("header has no END card: the next HDU's XTENSION card begins at byte %d", off+int64(len(buf)))}
+		}
 		buf = append(buf, block...)
 		if index == 0 && len(buf) == BlockLen && !isFITSStart(buf) {
 			return nil, &FormatError{-1, 0, errors.New("not a FITS file: does not start with SIMPLE = T")}
@@ -105,8 +110,8 @@ func scanOne(r io.ReaderAt, off, size int64, index int) (*HDU, error) {
 		// Parse only once the END card has arrived, so a long header costs
 		// one pass, not one per block.
 		if !hasEND(block) {
-			if len(buf) > 1<<20 {
-				return nil, &FormatError{index, off, errors.New("header larger than 1 MiB without END")}
+			if len(buf) >= maxHeader {
+				return nil, &FormatError{index, off, fmt.Errorf("header longer than the %d-byte (1 MiB) limit: no END card in its first %d blocks", maxHeader, len(buf)/BlockLen)}
 			}
 			continue
 		}
@@ -126,6 +131,11 @@ func scanOne(r io.ReaderAt, off, size int64, index int) (*HDU, error) {
 		return h, nil
 	}
 }
+
+// maxHeader bounds the header read, so a file with no END card (or a
+// hostile one) cannot make Scan read and hold it all; a MODS header is a
+// few blocks.
+const maxHeader = 1 << 20
 
 func hasEND(block []byte) bool {
 	for i := 0; i+CardLen <= len(block); i += CardLen {
@@ -232,9 +242,13 @@ type File struct {
 	f    *os.File
 }
 
-// Open opens path read-only and scans its structure. Errors name the file.
+// Open opens path read-only and scans its structure. A path that is not a
+// regular file (a FIFO, socket, device or directory) is refused at once with
+// a *NotRegularError, never waited on: see OpenRegular. Errors in opening
+// name the file; a structural problem is a *FormatError, which names the HDU
+// and the byte, for the caller to put after the file's name.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +256,6 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		f.Close()
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	hdus, err := Scan(f, st.Size())
 	if err != nil {

@@ -3,6 +3,7 @@ package fits
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -81,11 +82,23 @@ func TestScanErrors(t *testing.T) {
 	good := smallFile(t)
 	noEnd := bytes.Clone(good)
 	copy(noEnd[bytes.Index(noEnd, []byte("END     ")):], "XND     ")
+	// A primary of more than 1 MiB that does end, with END, before its
+	// extension.
+	var big bytes.Buffer
+	big.Write(good[:3*CardLen])
+	for big.Len() < 1<<20+BlockLen {
+		big.WriteString(fmt.Sprintf("%-80s", "COMMENT   filler"))
+	}
+	big.WriteString(fmt.Sprintf("%-80s", "END"))
+	big.Write(bytes.Repeat([]byte(" "), BlockLen-big.Len()%BlockLen))
+	big.Write(good[BlockLen:])
 	cases := []struct {
 		name string
 		b    []byte
 		want string
 	}{
+		{"primary without END", noEnd, "hdu 0 at byte 0: header has no END card: the next HDU's XTENSION card begins at byte 2880"},
+		{"header over 1 MiB", big.Bytes(), "hdu 0 at byte 0: header longer than the 1048576-byte (1 MiB) limit: no END card in its first 365 blocks"},
 		{"empty", nil, "empty file"},
 		{"text", []byte(strings.Repeat("hello world\n", 300)), "not a FITS file"},
 		{"short", good[:100], "not a FITS file"},

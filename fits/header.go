@@ -57,6 +57,7 @@ func joinContinue(prev *Card, img string) bool {
 		return false
 	}
 	prev.Str = strings.TrimSuffix(prev.Str, "&") + v.Str
+	prev.text = "" // a long string is formatted afresh from its value
 	// astropy joins the comment pieces of CONTINUE cards with one blank.
 	if v.Comment != "" {
 		if prev.Comment != "" {
@@ -135,14 +136,47 @@ func (h *Header) Float(key string) (float64, error) {
 }
 
 // Set replaces the value and comment of the first card with the same key,
-// keeping its position, or appends the card if the key is absent.
+// keeping its position, or appends the card if the key is absent. It does
+// what astropy's header[key] = (value, comment) does to the card: an equal
+// value of the same type is no change, so a card whose comment is the same
+// too keeps its bytes, and one with only a new comment keeps the text of
+// its value.
 func (h *Header) Set(c Card) {
-	c.raw = nil
+	c.raw, c.text = nil, ""
 	if i := h.Index(c.Key); i >= 0 {
+		old := &h.Cards[i]
+		if sameValue(old, &c) {
+			if old.Comment == c.Comment {
+				return
+			}
+			c.text = old.text
+		}
 		h.Cards[i] = c
 		return
 	}
 	h.Append(c)
+}
+
+// sameValue is astropy's test for an unchanged value: the same type (a
+// bool is not an int, an int not a real) and an equal value, strings
+// compared without trailing blanks.
+func sameValue(a, b *Card) bool {
+	if a.Kind != b.Kind {
+		return false
+	}
+	switch a.Kind {
+	case KindString:
+		return strings.TrimRight(a.Str, " ") == strings.TrimRight(b.Str, " ")
+	case KindBool:
+		return a.Bool == b.Bool
+	case KindInt:
+		return a.Int == b.Int
+	case KindFloat:
+		return a.Float == b.Float
+	case KindNone:
+		return true
+	}
+	return false
 }
 
 // Append adds a card where astropy's Header.append puts it: a keyword card

@@ -75,6 +75,26 @@ func CombineDateTime(date, utc string) (string, error) {
 	return fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d%s", y, mo, d, hh, mm, ss, frac), nil
 }
 
+// CarrySecond60 reads a time whose second is 60 in a minute that has no leap second the way astropy does (ERFA
+// dtf2d, "time is after end of day"): as the first second of the next minute, on the next day after 23:59, with its
+// fraction kept. ok is false for any other time, including second 60 of a minute that ends with a leap second,
+// which CombineDateTime keeps as it is.
+func CarrySecond60(date, utc string) (newDate, newUTC string, ok bool) {
+	y, mo, d, err := parseDate(date)
+	if err != nil {
+		return "", "", false
+	}
+	hh, mm, ss, frac, err := parseClock(utc)
+	if err != nil || ss != 60 || secondFits(y, mo, d, hh, mm, ss) {
+		return "", "", false
+	}
+	t := time.Date(y, time.Month(mo), d, hh, mm, 0, 0, time.UTC).Add(time.Minute)
+	if t.Year() > 9999 {
+		return "", "", false
+	}
+	return t.Format("2006-01-02"), t.Format("15:04:05") + frac, true
+}
+
 // nextSecond steps one UTC second, through 23:59:60 on a day that ends with a leap second.
 func nextSecond(y, mo, d, hh, mm, ss int) (int, int, int, int, int, int) {
 	if hh == 23 && mm == 59 && ss == 59 && secondFits(y, mo, d, 23, 59, 60) {

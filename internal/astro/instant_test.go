@@ -92,6 +92,32 @@ func TestCombineDateTimeErrors(t *testing.T) {
 	}
 }
 
+func TestCarrySecond60(t *testing.T) {
+	tests := []struct {
+		date, utc           string
+		wantDate, wantClock string
+		ok                  bool
+	}{
+		// astropy 5.2.1: Time("2026-01-19T23:59:60.000").mjd is 61060.0, Time("2026-01-19T12:00:60.000") is 12:01:00.
+		{"2026-01-19", "23:59:60.000", "2026-01-20", "00:00:00.000", true},
+		{"2026-01-19", "12:00:60.000", "2026-01-19", "12:01:00.000", true},
+		{"2026-01-19", "12:00:60.5", "2026-01-19", "12:01:00.5", true},
+		{"2025-12-31", "23:59:60.1000", "2026-01-01", "00:00:00.1000", true},
+		// A real leap second, and every other second, are not for it.
+		{"2016-12-31", "23:59:60.500", "", "", false},
+		{"2026-01-19", "23:59:59.000", "", "", false},
+		{"2026-01-19", "23:59:61.000", "", "", false},
+		{"2026-01-19", "garbage", "", "", false},
+		{"9999-12-31", "23:59:60", "", "", false},
+	}
+	for _, tt := range tests {
+		d, c, ok := CarrySecond60(tt.date, tt.utc)
+		if ok != tt.ok || d != tt.wantDate || c != tt.wantClock {
+			t.Errorf("CarrySecond60(%q, %q) = %q, %q, %v; want %q, %q, %v", tt.date, tt.utc, d, c, ok, tt.wantDate, tt.wantClock, tt.ok)
+		}
+	}
+}
+
 func TestParseISO(t *testing.T) {
 	tests := []struct {
 		iso string
