@@ -29,10 +29,13 @@ func listenCommand(version string) *cli.Command {
 			"10301): \"proc <path>\" delivers the raw file dataDir/<chan>/<base name of path> through the\n" +
 			"shared delivery path (condition, store, dispatch, <CHAN>.new); \"quit\", accepted only from\n" +
 			"server.quitPeers, stops the server like SIGTERM. At most the config's jobs files are processed at\n" +
-			"once and its queue of requests wait; a request for a file queued, in progress or already delivered does\n" +
-			"nothing, and a request that finds the queue full is dropped with a warning. A raw file still\n" +
-			"being written is retried with backoff. At start-up and every sweep.every the server sweeps\n" +
-			"the recent nights in-process, so frames whose datagrams were lost are delivered all the same.\n" +
+			"once and its queue of them wait; a request for a file queued, in progress or already delivered does\n" +
+			"nothing, and a file found complete when the queue is full is dropped with a warning. A raw file\n" +
+			"not there yet or still being written is looked at again with backoff for two minutes, without\n" +
+			"holding a worker or a place in the queue. Warnings about what a sender can repeat at will (bad\n" +
+			"datagrams, refused quits, repeated requests) are rate-limited, with a count of those suppressed.\n" +
+			"At start-up and every sweep.every the server sweeps the recent nights in-process, so frames\n" +
+			"whose datagrams were lost are delivered all the same.\n" +
 			"\n" +
 			"Under systemd (Type=notify) it sends READY=1 once the socket is bound, STATUS= with the last file\n" +
 			"and the queue, WATCHDOG=1 while no worker has been on one file for more than half of\n" +

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,30 @@ import (
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/internal/frame"
 )
+
+// verdict is what a check of a requested raw file found.
+type verdict int
+
+const (
+	complete verdict = iota // for the delivery path, which records any other problem the file has
+	notYet                  // missing or still being written: check again later
+	refused                 // not a regular file in its raw folder: never delivered
+)
+
+// inspect checks the raw file of a request.
+func inspect(dataDir string, n frame.Name) (verdict, error) {
+	path, err := resolveRaw(dataDir, n)
+	if errors.Is(err, fs.ErrNotExist) {
+		return notYet, err // also what a stale NFS attribute cache shows for a new file
+	}
+	if err != nil {
+		return refused, err
+	}
+	if err := checkRaw(path); errors.Is(err, errIncomplete) {
+		return notYet, err
+	}
+	return complete, nil
+}
 
 // resolveRaw returns the raw file n in dataDir/<chan>/ after checking that
 // it is a regular file there, even through symbolic links: a datagram names

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +25,8 @@ import (
 type Options struct {
 	Addr        string // host:port to bind
 	Jobs        int
-	Queue       int
+	Queue       int // files found complete waiting for a worker, at most
+	Watch       int // requests waiting for a check of their raw file, at most; 0: DefaultWatch
 	QuitPeers   []string
 	DataDir     string
 	StateDir    string
@@ -90,6 +93,9 @@ func Run(ctx context.Context, o Options, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	if o.Watch <= 0 {
+		o.Watch = DefaultWatch
+	}
 	s := newServer(o, deps, log, ctl, conn.Addr().String())
 	// .status before READY: it is where a script that started listen on
 	// port 0 finds the port.
@@ -118,19 +124,22 @@ type server struct {
 	ctl    *control.Files
 	sweep  func(context.Context) error
 	addr   string
+	limit  *limiter // for the lines a sender can repeat at will
 
-	// queue has room for every request that holds a slot, so sending to
-	// it never blocks.
+	// queue has room for o.Queue requests, as many as may be queued, so
+	// sending to it never blocks.
 	queue chan *request
 	stop  chan struct{} // closed when stopping: workers take nothing more
 	quitc chan netip.AddrPort
 	fatal chan error
 	// kicks, each with room for one: a kick pending covers all later ones.
-	statusKick, retryKick chan struct{}
+	statusKick, retryKick, dueKick chan struct{}
 
 	mu       sync.Mutex
-	known    map[string]*request // queued, waiting to retry, or in progress
-	waiting  int                 // queued or waiting to retry: at most o.Queue
+	known    map[string]*request // every request not finished, by file
+	watch    list.List           // watched requests, first entered first: at most o.Watch
+	due      []*request          // watched requests whose check is due, first due first
+	queued   int                 // requests in queue: at most o.Queue
 	busy     []busyWorker        // by worker slot; file "" when idle
 	last     string
 	stopping bool
@@ -140,12 +149,14 @@ type server struct {
 func newServer(o Options, deps Deps, log *slog.Logger, ctl *control.Files, addr string) *server {
 	s := &server{
 		o: o, d: deps.Deliverer, log: log, notify: deps.Notify, ctl: ctl, sweep: deps.Reconcile, addr: addr,
+		limit:      newLimiter(log, logBurst, logEvery),
 		queue:      make(chan *request, o.Queue),
 		stop:       make(chan struct{}),
 		quitc:      make(chan netip.AddrPort, 1),
 		fatal:      make(chan error, 1),
 		statusKick: make(chan struct{}, 1),
 		retryKick:  make(chan struct{}, 1),
+		dueKick:    make(chan struct{}, 1),
 		known:      map[string]*request{},
 		busy:       make([]busyWorker, o.Jobs),
 	}
@@ -173,6 +184,7 @@ func (s *server) run(ctx context.Context, conn *udp.Conn) error {
 		workers.Go(func() { s.work(work, slot) })
 	}
 	others.Go(func() { s.read(conn) })
+	others.Go(func() { s.watchLoop(bg) })
 	others.Go(func() { s.statusLoop(bg) })
 	others.Go(func() { s.sweepLoop(bg) })
 	others.Go(func() { s.retryLoop(bg) })
@@ -207,9 +219,11 @@ func (s *server) run(ctx context.Context, conn *udp.Conn) error {
 		waitFor(&workers, stopGrace)
 	}
 	waitFor(&others, stopGrace)
+	s.stopTimers()
 	if left := s.leftOver(); len(left) > 0 {
 		s.log.Info("requests left for the next sweep", "count", len(left), "files", strings.Join(left, ","))
 	}
+	s.limit.Close()
 	s.log.Info("dataman listen stopped", "why", why)
 	return failure
 }
@@ -254,7 +268,7 @@ func (s *server) inProgress() []string {
 func (s *server) status(state string) control.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := control.Status{State: state, Last: s.last, Addr: s.addr, Queue: s.waiting}
+	st := control.Status{State: state, Last: s.last, Addr: s.addr, Queue: s.queued + s.watch.Len()}
 	for _, b := range s.busy {
 		if b.file != "" {
 			st.Busy++
@@ -282,4 +296,18 @@ func (s *server) publish() {
 	if err := s.notify.Status(text); err != nil {
 		s.log.Debug("systemd notify", "err", err)
 	}
+}
+
+// leftOver lists the requests not done, once the workers are gone.
+func (s *server) leftOver() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var left []string
+	for f, r := range s.known {
+		if r.state != working {
+			left = append(left, f)
+		}
+	}
+	slices.Sort(left)
+	return left
 }
