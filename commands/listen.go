@@ -44,7 +44,8 @@ func listenCommand(version string) *cli.Command {
 			"directory refuses to start. With log.file it also writes dataMan's log file in paths.logDir.\n" +
 			"\n" +
 			"On quit, SIGTERM or SIGINT it stops reading, finishes the files in progress (for at most\n" +
-			"--stop-timeout; the ledger records what was cut short and the next sweep finishes it) and exits 0.",
+			"--stop-timeout), saves the requests not finished in paths.stateDir/requests and exits 0; the\n" +
+			"next start takes them up at once.",
 		Flags: []cli.Flag{
 			configFlag, setFlag, logLevelFlag, jobsFlag,
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` instead of server.ipAddr:server.ipPort (port 0: any free port, see .status)"},

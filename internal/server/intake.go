@@ -27,6 +27,14 @@ type request struct {
 	timer    *time.Timer   // its next check, while it waits for one
 }
 
+// sender is where the request came from, for the log.
+func (r *request) sender() any {
+	if r.from.IsValid() {
+		return r.from
+	}
+	return RequestsFile // left by the last run
+}
+
 type state int
 
 const (
@@ -86,7 +94,7 @@ func (s *server) admit(r *request) {
 	}
 	if _, dup := s.known[r.name.Base]; dup {
 		s.mu.Unlock()
-		s.limit.Info("already queued or in progress", "file", r.name.Base, "from", r.from)
+		s.limit.Info("already queued or in progress", "file", r.name.Base, "from", r.sender())
 		return
 	}
 	s.known[r.name.Base] = r

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -97,6 +98,7 @@ func Run(ctx context.Context, o Options, deps Deps) error {
 		o.Watch = DefaultWatch
 	}
 	s := newServer(o, deps, log, ctl, conn.Addr().String())
+	s.restore()
 	// .status before READY: it is where a script that started listen on
 	// port 0 finds the port.
 	if err := ctl.SetStatus(s.status("")); err != nil {
@@ -211,7 +213,7 @@ func (s *server) run(ctx context.Context, conn *udp.Conn) error {
 	}
 	s.log.Info("stopping", "why", why, "in_progress", strings.Join(inFlight, ","))
 	if !waitFor(&workers, s.o.StopTimeout) {
-		s.log.Warn("stop timeout: abandoning the files in progress; the ledger records them and the next sweep finishes them",
+		s.log.Warn("stop timeout: abandoning the files in progress; the next start takes them up again",
 			"files", strings.Join(s.inProgress(), ","), "timeout", s.o.StopTimeout)
 		abandon()
 		// Ensure returns promptly once its context ends, even with a file
@@ -220,9 +222,7 @@ func (s *server) run(ctx context.Context, conn *udp.Conn) error {
 	}
 	waitFor(&others, stopGrace)
 	s.stopTimers()
-	if left := s.leftOver(); len(left) > 0 {
-		s.log.Info("requests left for the next sweep", "count", len(left), "files", strings.Join(left, ","))
-	}
+	s.save(s.leftOver())
 	s.limit.Close()
 	s.log.Info("dataman listen stopped", "why", why)
 	return failure
@@ -298,16 +298,10 @@ func (s *server) publish() {
 	}
 }
 
-// leftOver lists the requests not done, once the workers are gone.
+// leftOver lists the requests not finished, once the workers are done or
+// abandoned: those a worker still holds were cut short all the same.
 func (s *server) leftOver() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var left []string
-	for f, r := range s.known {
-		if r.state != working {
-			left = append(left, f)
-		}
-	}
-	slices.Sort(left)
-	return left
+	return slices.Sorted(maps.Keys(s.known))
 }

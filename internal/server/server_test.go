@@ -414,13 +414,13 @@ func TestListenStopTimeout(t *testing.T) {
 	if got := receive(t, fake.aborted, "abandoned Ensure"); got != name {
 		t.Errorf("abandoned %s", got)
 	}
-	if r.log.count("stop timeout: abandoning the files in progress; the ledger records them and the next sweep finishes them") != 1 {
+	if r.log.count("stop timeout: abandoning the files in progress; the next start takes them up again") != 1 {
 		t.Error("the abandoned file was not reported")
 	}
 }
 
 // Without a stop timeout in play the file in progress is finished, and
-// requests still queued are left for the sweep.
+// requests still queued are saved for the next start.
 func TestListenStopFinishesInProgress(t *testing.T) {
 	o := testListenOptions(t)
 	o.Jobs = 1
@@ -443,8 +443,11 @@ func TestListenStopFinishesInProgress(t *testing.T) {
 	if len(fake.aborted) != 0 {
 		t.Error("the file in progress was abandoned")
 	}
-	if r.log.count("requests left for the next sweep") != 1 {
+	if r.log.count("requests saved for the next start") != 1 {
 		t.Error("the queued request was not reported as left over")
+	}
+	if got := savedRequests(t, o.StateDir); strings.Join(got, " ") != b {
+		t.Errorf("requests saved %q, want %q", got, b)
 	}
 }
 

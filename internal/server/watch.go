@@ -55,7 +55,7 @@ func (s *server) forget(r *request) {
 func (s *server) evicted(gone *request) {
 	if gone != nil {
 		s.limit.Warn("too many requests for raw files not there: forgetting the oldest; the next sweep delivers it",
-			"file", gone.name.Base, "from", gone.from, "waited", ms(time.Since(gone.received)), "watch", s.o.Watch)
+			"file", gone.name.Base, "from", gone.sender(), "waited", ms(time.Since(gone.received)), "watch", s.o.Watch)
 	}
 }
 
@@ -109,7 +109,7 @@ func (s *server) inspected(r *request, v verdict, err error, took time.Duration)
 			s.forget(r)
 			log = func() {
 				s.limit.Warn("queue full: request dropped; the next sweep delivers the file", "file", r.name.Base,
-					"from", r.from, "queue", s.o.Queue)
+					"from", r.sender(), "queue", s.o.Queue)
 			}
 			break
 		}
@@ -118,7 +118,7 @@ func (s *server) inspected(r *request, v verdict, err error, took time.Duration)
 		s.queue <- r // never blocks: the queue has room for o.Queue
 	case refused:
 		s.forget(r)
-		log = func() { s.limit.Warn("proc refused", "file", r.name.Base, "from", r.from, "err", err) }
+		log = func() { s.limit.Warn("proc refused", "file", r.name.Base, "from", r.sender(), "err", err) }
 	case notYet:
 		log = s.later(r, err)
 	}

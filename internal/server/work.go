@@ -82,7 +82,7 @@ func (s *server) process(ctx context.Context, r *request) (outcome, error) {
 	}
 	switch {
 	case err == nil && rep.Already:
-		log.Debug("request for a delivered file", "from", r.from) // the delivery path logs it
+		log.Debug("request for a delivered file", "from", r.sender()) // the delivery path logs it
 	case err == nil:
 		log.Info("delivered", timings...)
 	case errors.Is(err, deliver.ErrPending):
