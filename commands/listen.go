@@ -35,7 +35,8 @@ func listenCommand(version string) *cli.Command {
 			"holding a worker or a place in the queue. Warnings about what a sender can repeat at will (bad\n" +
 			"datagrams, refused quits, repeated requests) are rate-limited, with a count of those suppressed.\n" +
 			"At start-up and every sweep.every the server sweeps the recent nights in-process, so frames\n" +
-			"whose datagrams were lost are delivered all the same.\n" +
+			"whose datagrams were lost are delivered all the same, and it sweeps again when a frame left for\n" +
+			"being younger than sweep.minAge reaches that age.\n" +
 			"\n" +
 			"Under systemd (Type=notify) it sends READY=1 once the socket is bound, STATUS= with the last file\n" +
 			"and the queue, WATCHDOG=1 while no worker has been on one file for more than half of\n" +

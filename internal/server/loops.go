@@ -16,18 +16,30 @@ func (s *server) statusLoop(ctx context.Context) {
 	}
 }
 
+// sweepLoop sweeps at start-up and every o.SweepEvery, and also when a
+// frame a sweep left for being too young reaches sweep.minAge: a frame
+// written while the server was down is delivered then, not a sweep
+// interval later.
 func (s *server) sweepLoop(ctx context.Context) {
 	if s.sweep == nil {
 		return
 	}
 	for {
-		if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
+		aged, err := s.sweep(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("sweep failed; trying again at the next interval", "err", err)
 		}
-		if s.o.SweepEvery <= 0 {
+		wait := s.o.SweepEvery
+		if !aged.IsZero() {
+			if d := max(time.Until(aged), minSweepGap); wait <= 0 || d < wait {
+				wait = d
+				s.log.Info("sweeping again when a frame left for being too young reaches sweep.minAge", "in", ms(d))
+			}
+		}
+		if wait <= 0 {
 			return
 		}
-		t := time.NewTimer(s.o.SweepEvery)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -36,6 +48,9 @@ func (s *server) sweepLoop(ctx context.Context) {
 		}
 	}
 }
+
+// minSweepGap keeps sweeps for frames coming of age at least this far apart.
+const minSweepGap = time.Second
 
 func (s *server) retryLoop(ctx context.Context) {
 	for {

@@ -67,8 +67,10 @@ type Deliverer interface {
 type Deps struct {
 	Deliverer Deliverer
 	Notify    *sdnotify.Notifier // nil: not under systemd
-	// Reconcile sweeps once; nil means no sweeping.
-	Reconcile func(context.Context) error
+	// Reconcile sweeps once; nil means no sweeping. It returns when a raw
+	// file it left alone for being too young is old enough for a sweep
+	// (zero: none was), and the server sweeps again then.
+	Reconcile func(context.Context) (time.Time, error)
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT) or an allowed peer sends
@@ -124,7 +126,7 @@ type server struct {
 	log    *slog.Logger
 	notify *sdnotify.Notifier
 	ctl    *control.Files
-	sweep  func(context.Context) error
+	sweep  func(context.Context) (time.Time, error)
 	addr   string
 	limit  *limiter // for the lines a sender can repeat at will
 

@@ -459,9 +459,9 @@ func TestListenRetriesAndSweeps(t *testing.T) {
 	fake := newListenFake()
 	fake.errs[name] = fmt.Errorf("%s: dispatch: %w", name, deliver.ErrPending)
 	swept := make(chan struct{}, 10)
-	r := startListen(t, o, fake, Deps{Reconcile: func(context.Context) error {
+	r := startListen(t, o, fake, Deps{Reconcile: func(context.Context) (time.Time, error) {
 		swept <- struct{}{}
-		return nil
+		return time.Time{}, nil
 	}})
 	receive(t, swept, "start-up sweep")
 	receive(t, fake.retries, "start-up retry of pending dispatches")
