@@ -210,6 +210,10 @@ SHA-256 checksums, destination, time). The latest line for a file and step says 
 its state (STARTING, IDLE, RUNNING, STOPPING) and the last file. .status exists only while **listen**
 runs and is removed on a graceful exit; a .status with no live process means **listen** died.
 
+*stateDir*/requests
+: the requests a stopping **listen** had not finished (queued, waiting for their raw file, or cut short
+by **--stop-timeout**), one raw file name a line; the next **listen** takes them up at once and removes it.
+
 *stateDir*/listen.lock, *stateDir*/sweep.lock
 : locks (flock) held while a **listen** runs, so a second one on the same state directory refuses to
 start and names the first, and while a **sweep** or the reconciliation inside **listen** works, so two

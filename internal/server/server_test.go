@@ -1,4 +1,4 @@
-package commands
+package server
 
 import (
 	"context"
@@ -19,7 +19,6 @@ import (
 	"github.com/obsdata/dataman/internal/control"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
-	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/sdnotify"
 )
@@ -137,7 +136,7 @@ func receive[T any](t *testing.T, c <-chan T, what string) T {
 
 // listenRig is a server running in the test process on a loopback port.
 type listenRig struct {
-	o    listenOptions
+	o    Options
 	fake *listenFake
 	log  *listenLog
 	addr netip.AddrPort
@@ -145,28 +144,28 @@ type listenRig struct {
 	errc chan error
 }
 
-func testListenOptions(t *testing.T) listenOptions {
+func testListenOptions(t *testing.T) Options {
 	dir := t.TempDir()
 	for _, d := range []string{"raw/mods1b", "state"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return listenOptions{
+	return Options{
 		Addr: "127.0.0.1:0", Jobs: 2, Queue: 16, QuitPeers: []string{"127.0.0.1", "::1"},
 		DataDir: filepath.Join(dir, "raw"), StateDir: filepath.Join(dir, "state"),
 		StopTimeout: listenPatience,
-		Incomplete:  backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, GiveUp: listenPatience},
+		Incomplete:  Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, GiveUp: listenPatience},
 	}
 }
 
-func startListen(t *testing.T, o listenOptions, fake *listenFake, deps listenDeps) *listenRig {
+func startListen(t *testing.T, o Options, fake *listenFake, deps Deps) *listenRig {
 	t.Helper()
 	r := &listenRig{o: o, fake: fake, log: newListenLog(), errc: make(chan error, 1)}
 	deps.Deliverer = fake
 	ctx, cancel := context.WithCancel(logx.With(context.Background(), slog.New(r.log)))
 	r.stop = cancel
-	go func() { r.errc <- runListen(ctx, o, deps) }()
+	go func() { r.errc <- Run(ctx, o, deps) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -246,7 +245,7 @@ func TestListenDuplicatesWhileInProgress(t *testing.T) {
 	fake := newListenFake()
 	gate := make(chan struct{})
 	fake.gates[a] = gate
-	r := startListen(t, o, fake, listenDeps{})
+	r := startListen(t, o, fake, Deps{})
 
 	r.send(t, "proc /home/data/"+a)
 	if got := receive(t, fake.started, "Ensure"); got != a {
@@ -279,7 +278,7 @@ func TestListenDuplicatesWhileInProgress(t *testing.T) {
 func TestListenQuitOnlyFromPeers(t *testing.T) {
 	o := testListenOptions(t)
 	o.QuitPeers = []string{"192.0.2.1"}
-	r := startListen(t, o, newListenFake(), listenDeps{})
+	r := startListen(t, o, newListenFake(), Deps{})
 	r.send(t, "quit")
 	r.log.waitFor(t, "quit refused: sender not in server.quitPeers", 1)
 	select {
@@ -298,7 +297,7 @@ func TestListenDropsGarbage(t *testing.T) {
 	o := testListenOptions(t)
 	good := writeRaw(t, o.DataDir, 1)
 	fake := newListenFake()
-	r := startListen(t, o, fake, listenDeps{})
+	r := startListen(t, o, fake, Deps{})
 	garbage := []string{"", "   ", "\xff\xfeproc", "hello world", "proc", "proc ../../etc/passwd",
 		"proc /home/data/mods1b.20260119.0001.fits.bak", strings.Repeat("proc ", 5000), "quitx"}
 	r.send(t, garbage...)
@@ -324,7 +323,7 @@ func TestListenQueueBounded(t *testing.T) {
 	fake := newListenFake()
 	gate := make(chan struct{})
 	fake.gates[names[0]] = gate
-	r := startListen(t, o, fake, listenDeps{})
+	r := startListen(t, o, fake, Deps{})
 	r.send(t, "proc "+names[0])
 	receive(t, fake.started, "Ensure")
 	for _, n := range names[1:] {
@@ -361,7 +360,7 @@ func TestListenIncompleteRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake := newListenFake()
-	r := startListen(t, o, fake, listenDeps{})
+	r := startListen(t, o, fake, Deps{})
 	r.send(t, "proc "+name)
 	r.log.waitFor(t, "raw file not complete yet; retrying", 3)
 	if n := fake.count(name); n != 0 {
@@ -379,14 +378,14 @@ func TestListenIncompleteRetried(t *testing.T) {
 // A file that stays incomplete is reported, and its request forgotten.
 func TestListenIncompleteReported(t *testing.T) {
 	o := testListenOptions(t)
-	o.Incomplete = backoff{Initial: time.Millisecond, Max: time.Millisecond, GiveUp: 5 * time.Millisecond}
+	o.Incomplete = Backoff{Initial: time.Millisecond, Max: time.Millisecond, GiveUp: 5 * time.Millisecond}
 	name := writeRaw(t, o.DataDir, 1)
 	path := filepath.Join(o.DataDir, "mods1b", name)
 	if err := os.Truncate(path, 3*2880); err != nil {
 		t.Fatal(err)
 	}
 	fake := newListenFake()
-	r := startListen(t, o, fake, listenDeps{})
+	r := startListen(t, o, fake, Deps{})
 	r.send(t, "proc "+name, "proc mods1b.20260119.0042.fits") // the second does not exist at all
 	r.log.waitFor(t, "raw file still missing or incomplete; giving up, the next sweep tries again", 2)
 	if len(fake.started) != 0 {
@@ -405,7 +404,7 @@ func TestListenStopTimeout(t *testing.T) {
 	name := writeRaw(t, o.DataDir, 1)
 	fake := newListenFake()
 	fake.gates[name] = make(chan struct{}) // never opens
-	r := startListen(t, o, fake, listenDeps{})
+	r := startListen(t, o, fake, Deps{})
 	r.send(t, "proc "+name)
 	receive(t, fake.started, "Ensure")
 	r.stop()
@@ -415,13 +414,13 @@ func TestListenStopTimeout(t *testing.T) {
 	if got := receive(t, fake.aborted, "abandoned Ensure"); got != name {
 		t.Errorf("abandoned %s", got)
 	}
-	if r.log.count("stop timeout: abandoning the files in progress; the ledger records them and the next sweep finishes them") != 1 {
+	if r.log.count("stop timeout: abandoning the files in progress; the next start takes them up again") != 1 {
 		t.Error("the abandoned file was not reported")
 	}
 }
 
 // Without a stop timeout in play the file in progress is finished, and
-// requests still queued are left for the sweep.
+// requests still queued are saved for the next start.
 func TestListenStopFinishesInProgress(t *testing.T) {
 	o := testListenOptions(t)
 	o.Jobs = 1
@@ -429,7 +428,7 @@ func TestListenStopFinishesInProgress(t *testing.T) {
 	fake := newListenFake()
 	gate := make(chan struct{})
 	fake.gates[a] = gate
-	r := startListen(t, o, fake, listenDeps{})
+	r := startListen(t, o, fake, Deps{})
 	r.send(t, "proc "+a, "proc "+b)
 	receive(t, fake.started, "Ensure")
 	r.send(t, "quit")
@@ -444,8 +443,11 @@ func TestListenStopFinishesInProgress(t *testing.T) {
 	if len(fake.aborted) != 0 {
 		t.Error("the file in progress was abandoned")
 	}
-	if r.log.count("requests left for the next sweep") != 1 {
+	if r.log.count("requests saved for the next start") != 1 {
 		t.Error("the queued request was not reported as left over")
+	}
+	if got := savedRequests(t, o.StateDir); strings.Join(got, " ") != b {
+		t.Errorf("requests saved %q, want %q", got, b)
 	}
 }
 
@@ -457,9 +459,9 @@ func TestListenRetriesAndSweeps(t *testing.T) {
 	fake := newListenFake()
 	fake.errs[name] = fmt.Errorf("%s: dispatch: %w", name, deliver.ErrPending)
 	swept := make(chan struct{}, 10)
-	r := startListen(t, o, fake, listenDeps{Reconcile: func(context.Context) error {
+	r := startListen(t, o, fake, Deps{Reconcile: func(context.Context) (time.Time, error) {
 		swept <- struct{}{}
-		return nil
+		return time.Time{}, nil
 	}})
 	receive(t, swept, "start-up sweep")
 	receive(t, fake.retries, "start-up retry of pending dispatches")
@@ -472,8 +474,8 @@ func TestListenRetriesAndSweeps(t *testing.T) {
 // the first.
 func TestListenSecondInstance(t *testing.T) {
 	o := testListenOptions(t)
-	startListen(t, o, newListenFake(), listenDeps{})
-	err := runListen(context.Background(), o, listenDeps{Deliverer: newListenFake()})
+	startListen(t, o, newListenFake(), Deps{})
+	err := Run(context.Background(), o, Deps{Deliverer: newListenFake()})
 	if exitcode.Code(err) != exitcode.Locked || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
 		t.Fatalf("second listen: %v (exit %d)", err, exitcode.Code(err))
 	}
@@ -495,7 +497,7 @@ func TestListenNotifiesSystemd(t *testing.T) {
 
 	o := testListenOptions(t)
 	name := writeRaw(t, o.DataDir, 1)
-	r := startListen(t, o, newListenFake(), listenDeps{Notify: notify})
+	r := startListen(t, o, newListenFake(), Deps{Notify: notify})
 	first := receive(t, msgs, "notify message")
 	if want := "READY=1\nSTATUS=listening on " + r.addr.String() + "\n"; first != want {
 		t.Fatalf("first message %q, want %q", first, want)
@@ -571,7 +573,7 @@ func TestListenWatchdog(t *testing.T) {
 	fake := newListenFake()
 	gate := make(chan struct{})
 	fake.gates[name] = gate
-	r := startListen(t, o, fake, listenDeps{Notify: notify})
+	r := startListen(t, o, fake, Deps{Notify: notify})
 	waitMessage(t, msgs, "WATCHDOG=1\n")
 	r.send(t, "proc "+name)
 	r.log.waitFor(t, "worker stuck; no more watchdog pings", 1)
@@ -586,34 +588,34 @@ func TestListenWatchdog(t *testing.T) {
 // The watchdog is pinged while workers make progress and not while one is
 // stuck on a file.
 func TestListenWatchdogTick(t *testing.T) {
-	l := &listener{log: slog.New(newListenLog()), busy: make([]busyWorker, 2)}
+	s := &server{log: slog.New(newListenLog()), busy: make([]busyWorker, 2)}
 	now := time.Date(2026, 1, 19, 3, 0, 0, 0, time.UTC)
 	limit := 15 * time.Second
-	if !l.watchdogTick(now, limit) {
+	if !s.watchdogTick(now, limit) {
 		t.Error("no ping with every worker idle")
 	}
-	l.busy[0] = busyWorker{file: "mods1b.20260119.0001.fits", since: now.Add(-time.Second)}
-	if !l.watchdogTick(now, limit) {
+	s.busy[0] = busyWorker{file: "mods1b.20260119.0001.fits", since: now.Add(-time.Second)}
+	if !s.watchdogTick(now, limit) {
 		t.Error("no ping with a worker that just started")
 	}
-	l.busy[1] = busyWorker{file: "mods1b.20260119.0002.fits", since: now.Add(-limit - time.Second)}
-	if l.watchdogTick(now, limit) {
+	s.busy[1] = busyWorker{file: "mods1b.20260119.0002.fits", since: now.Add(-limit - time.Second)}
+	if s.watchdogTick(now, limit) {
 		t.Error("ping with a worker stuck for longer than the limit")
 	}
-	if l.watchdogTick(now.Add(time.Second), limit) {
+	if s.watchdogTick(now.Add(time.Second), limit) {
 		t.Error("ping while still stuck")
 	}
-	if n := l.log.Handler().(*listenLog).count("worker stuck; no more watchdog pings"); n != 1 {
+	if n := s.log.Handler().(*listenLog).count("worker stuck; no more watchdog pings"); n != 1 {
 		t.Errorf("stuck worker reported %d times, want once", n)
 	}
-	l.busy[1] = busyWorker{}
-	if !l.watchdogTick(now.Add(2*time.Second), limit) {
+	s.busy[1] = busyWorker{}
+	if !s.watchdogTick(now.Add(2*time.Second), limit) {
 		t.Error("no ping once the stuck worker moved on")
 	}
 }
 
 func TestIncompleteBackoff(t *testing.T) {
-	b := backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second}
+	b := Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second}
 	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
 	for tries, w := range want {
 		if got := b.delay(tries); got != w {
@@ -626,108 +628,10 @@ func TestIncompleteBackoff(t *testing.T) {
 	// The default gives up after about two minutes of retries.
 	var total time.Duration
 	tries := 0
-	for d := defaultIncomplete; total+d.delay(tries) <= d.GiveUp; tries++ {
+	for d := DefaultIncomplete; total+d.delay(tries) <= d.GiveUp; tries++ {
 		total += d.delay(tries)
 	}
 	if tries < 10 || total < time.Minute {
 		t.Errorf("default: %d retries over %v before giving up", tries, total)
-	}
-}
-
-func TestResolveRaw(t *testing.T) {
-	root := t.TempDir()
-	data := filepath.Join(root, "data")
-	for _, d := range []string{"data/mods1b/sub", "data/mods1r", "outside", "data/mods1b/mods1b.20260119.0004.fits"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	write := func(p string) {
-		if err := os.WriteFile(filepath.Join(root, p), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link := func(target, p string) {
-		if err := os.Symlink(target, filepath.Join(root, p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("data/mods1b/mods1b.20260119.0001.fits")
-	write("data/mods1b/sub/real.fits")
-	write("outside/mods1b.20260119.0003.fits")
-	write("data/mods1r/mods1r.20260119.0001.fits")
-	link("sub/real.fits", "data/mods1b/mods1b.20260119.0002.fits")                           // inside: fine
-	link("../../outside/mods1b.20260119.0003.fits", "data/mods1b/mods1b.20260119.0003.fits") // escapes
-	link("../mods1r/mods1r.20260119.0001.fits", "data/mods1b/mods1b.20260119.0005.fits")     // another channel's folder
-	link("nowhere.fits", "data/mods1b/mods1b.20260119.0006.fits")                            // dangling
-	link("../outside", "data/mods2b")                                                        // the channel folder itself elsewhere: the operator's choice
-	write("outside/mods2b.20260119.0001.fits")
-
-	cases := []struct {
-		name string
-		ok   bool
-		gone bool
-	}{
-		{"mods1b.20260119.0001.fits", true, false},
-		{"mods1b.20260119.0002.fits", true, false},
-		{"mods1b.20260119.0003.fits", false, false},
-		{"mods1b.20260119.0004.fits", false, false}, // a directory
-		{"mods1b.20260119.0005.fits", false, false},
-		{"mods1b.20260119.0006.fits", false, true},
-		{"mods1b.20260119.0007.fits", false, true},
-		{"mods2r.20260119.0001.fits", false, true}, // no channel folder
-		{"mods2b.20260119.0001.fits", true, false},
-	}
-	for _, c := range cases {
-		n, err := frame.ParseName(c.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path, err := resolveRaw(data, n)
-		if c.ok != (err == nil) || c.gone != errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s: %q, %v", c.name, path, err)
-			continue
-		}
-		if c.ok && path != filepath.Join(data, n.Chan, n.Base) {
-			t.Errorf("%s: path %s", c.name, path)
-		}
-	}
-}
-
-func TestCheckRaw(t *testing.T) {
-	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "mods1b"), 0o755)
-	name := writeRaw(t, dir, 1)
-	whole, err := os.ReadFile(filepath.Join(dir, "mods1b", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The raw file ends with the CONPARS table; the five HDUs before it end
-	// where the table's header starts.
-	conpars := strings.LastIndex(string(whole), "XTENSION= 'BINTABLE'")
-	if conpars < 0 || conpars%2880 != 0 {
-		t.Fatalf("CONPARS header at %d", conpars)
-	}
-	cases := []struct {
-		name       string
-		data       []byte
-		incomplete bool
-		ok         bool
-	}{
-		{"whole", whole, false, true},
-		{"empty", nil, true, false},
-		{"half a block", whole[:1440], true, false},
-		{"cut in a data unit", whole[:len(whole)/2], true, false},
-		{"cut in the last header", whole[:conpars+2880], true, false},
-		{"five HDUs", whole[:conpars], true, false},
-		{"not FITS", []byte(strings.Repeat("not a FITS file ", 400)), false, false},
-	}
-	for _, c := range cases {
-		p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
-		if err := os.WriteFile(p, c.data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		err := checkRaw(p)
-		if (err == nil) != c.ok || errors.Is(err, errIncomplete) != c.incomplete {
-			t.Errorf("%s: %v", c.name, err)
-		}
 	}
 }

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/frame"
+)
+
+// RequestsFile, in the state directory, holds the requests a server had
+// not finished when it stopped: queued, waiting for their raw file, or cut
+// short by the stop timeout. The next start takes them up at once and
+// removes the file, so a restart costs them seconds, not a sweep interval.
+// One raw file name a line; lines starting with # are comments.
+const RequestsFile = "requests"
+
+const requestsHeader = "# dataman listen: requests not finished when it stopped, taken up when it starts again\n"
+
+// saveRequests writes names to dir's requests file, atomically.
+func saveRequests(dir string, names []string) error {
+	var b strings.Builder
+	b.WriteString(requestsHeader)
+	for _, n := range names {
+		b.WriteString(n + "\n")
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, RequestsFile), []byte(b.String()), 0o644)
+}
+
+// readRequests reads dir's requests file. Lines that are not raw file names
+// are returned as errors alongside the names.
+func readRequests(dir string) ([]frame.Name, []error, error) {
+	path := filepath.Join(dir, RequestsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []frame.Name
+	var bad []error
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		n, err := frame.ParseName(line)
+		if err != nil {
+			bad = append(bad, fmt.Errorf("%s:%d: %w", path, i+1, err))
+			continue
+		}
+		names = append(names, n)
+	}
+	return names, bad, nil
+}
+
+// restore takes up the requests the last run left, then removes the file:
+// from here on they are the server's, and saved again if it stops first.
+func (s *server) restore() {
+	names, bad, err := readRequests(s.o.StateDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		s.log.Warn("requests left by the last run unreadable; the sweep delivers them", "err", err)
+		return
+	}
+	for _, err := range bad {
+		s.log.Warn("requests left by the last run: line skipped", "err", err)
+	}
+	now := time.Now()
+	for _, n := range names {
+		s.admit(&request{name: n, received: now})
+	}
+	if len(names) > 0 {
+		s.log.Info("requests left by the last run taken up", "count", len(names), "files", listed(names, func(n frame.Name) string { return n.Base }))
+	}
+	if err := os.Remove(filepath.Join(s.o.StateDir, RequestsFile)); err != nil {
+		s.log.Warn("requests left by the last run", "err", err)
+	}
+}
+
+// save writes the requests not finished for the next start.
+func (s *server) save(left []string) {
+	if len(left) == 0 {
+		return
+	}
+	if err := saveRequests(s.o.StateDir, left); err != nil {
+		s.log.Warn("requests not saved; the next sweep delivers them", "count", len(left), "err", err)
+		return
+	}
+	s.log.Info("requests saved for the next start", "count", len(left), "files", listed(left, func(n string) string { return n }))
+}
+
+// listed names the first few of a list for a log line.
+func listed[T any](items []T, name func(T) string) string {
+	const most = 20
+	var b strings.Builder
+	for i, it := range items {
+		if i == most {
+			fmt.Fprintf(&b, " and %d more", len(items)-most)
+			break
+		}
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(name(it))
+	}
+	return b.String()
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/obsdata/dataman/fits"
+	"github.com/obsdata/dataman/internal/deliver"
+)
+
+func (s *server) work(ctx context.Context, slot int) {
+	for {
+		select {
+		case <-s.stop:
+			return
+		case r := <-s.queue:
+			if !s.take(slot, r) {
+				return
+			}
+			out, err := s.process(ctx, r)
+			s.done(slot, r, out, err)
+		}
+	}
+}
+
+func (s *server) take(slot int, r *request) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false // r stays known: it is among the requests left over
+	}
+	s.queued--
+	r.state = working
+	s.busy[slot] = busyWorker{file: r.name.Base, since: time.Now()}
+	return true
+}
+
+// outcome is how a worker finished with a request.
+type outcome int
+
+const (
+	finished outcome = iota // delivered, or failed for the delivery path or the sweep to take up
+	changed                 // the raw file changed after its check: watch it again
+	cutShort                // the stop timeout ended the delivery
+)
+
+func (s *server) done(slot int, r *request, out outcome, err error) {
+	s.mu.Lock()
+	s.busy[slot] = busyWorker{}
+	var log func()
+	switch {
+	case out == cutShort:
+		r.state = cut
+	case out == changed && !s.stopping:
+		gone := s.enterWatch(r)
+		after := s.later(r, err)
+		log = func() { s.evicted(gone); after() }
+	case out == finished && s.known[r.name.Base] == r:
+		delete(s.known, r.name.Base)
+	}
+	s.mu.Unlock()
+	if log != nil {
+		log()
+	}
+	kick(s.statusKick)
+}
+
+// process takes one file through the delivery path. This is the one place
+// a datagram's request reaches it.
+func (s *server) process(ctx context.Context, r *request) (outcome, error) {
+	log := s.log.With("file", r.name.Base)
+	rep, err := s.d.Ensure(ctx, r.name.Base, deliver.Deliver)
+	// check is the time the watcher took to find the raw file and read its
+	// headers; reading the data is part of condition.
+	timings := []any{"check", ms(r.check), "condition", ms(rep.Timings.Condition), "store", ms(rep.Timings.Store),
+		"dispatch", ms(rep.Timings.Dispatch), "latency", ms(time.Since(r.received))}
+	if err == nil {
+		s.mu.Lock()
+		s.last = r.name.Base
+		s.mu.Unlock()
+	}
+	switch {
+	case err == nil && rep.Already:
+		log.Debug("request for a delivered file", "from", r.sender()) // the delivery path logs it
+	case err == nil:
+		log.Info("delivered", timings...)
+	case errors.Is(err, deliver.ErrPending):
+		log.Warn("stored, dispatch pending", append(timings, "err", err)...)
+		kick(s.retryKick)
+	case ctx.Err() != nil:
+		log.Warn("delivery cut short by the stop timeout", "err", err)
+		return cutShort, err
+	case errors.Is(err, fits.ErrTruncated):
+		return changed, err
+	default:
+		log.Error("delivery failed", append(timings, "err", err)...)
+	}
+	return finished, err
+}
+
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
