@@ -27,10 +27,10 @@ func configCommand() *cli.Command {
 			"Run it with the environment of the service (for a unit, its EnvironmentFile) to see what the\n" +
 			"service sees. With --default it prints the built-in default configuration instead: a commented\n" +
 			"YAML document to save and edit.",
-		Flags: []cli.Flag{
-			configFlag, setFlag, jobsFlag, logLevelFlag, jsonFlag,
+		Flags: withConfigFlags(
+			jsonFlag,
 			&cli.BoolFlag{Name: "default", Usage: "print the built-in default configuration as YAML"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return exitcode.Usagef("config takes no arguments")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,9 +39,28 @@ var (
 	}
 )
 
+// configFlags are the flags of every command that reads the config: the
+// file, a key given on the command line, and the log level, which the
+// config's debug key sets too. setup reads them all, so every command that
+// calls it takes them all, from this one list.
+var configFlags = []cli.Flag{configFlag, setFlag, logLevelFlag, jobsFlag}
+
+// withConfigFlags is the flags of a command that reads the config: the
+// config flags, then its own.
+func withConfigFlags(own ...cli.Flag) []cli.Flag {
+	return append(slices.Clone(configFlags), own...)
+}
+
 // setup loads the config (flags over environment over file over defaults)
 // and puts a logger in the context.
 func setup(c *cli.Context) (context.Context, *config.Config, error) {
+	// urfave reads a flag a command does not define as unset, so a
+	// missing --set would be ignored rather than refused.
+	for _, f := range configFlags {
+		if !slices.ContainsFunc(c.Command.Flags, func(g cli.Flag) bool { return g.Names()[0] == f.Names()[0] }) {
+			return nil, nil, fmt.Errorf("internal error: %s reads the config but has no --%s flag", c.Command.Name, f.Names()[0])
+		}
+	}
 	level, err := logx.ParseLevel(c.String(logLevelFlag.Name))
 	if err != nil {
 		return nil, nil, exitcode.New(exitcode.Usage, err)

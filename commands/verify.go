@@ -36,13 +36,13 @@ func verifyCommand(version string) *cli.Command {
 			"Nothing is written unless --fix is given. Then each file the delivery path can repair is handed to it\n" +
 			"(a ledger record that vouches for a damaged copy is first marked failed, so that the delivery path does\n" +
 			"not trust it), verified again, and its line says what was done. Extra copies are never removed.",
-		Flags: []cli.Flag{
-			configFlag, setFlag, logLevelFlag, jobsFlag, jsonFlag,
+		Flags: withConfigFlags(
+			jsonFlag,
 			&cli.StringSliceFlag{Name: "night", Usage: "verify the night `CCYYMMDD` (repeatable; default: every night found)"},
 			&cli.StringSliceFlag{Name: "channel", Usage: "verify the channel `CHAN`, e.g. mods1b (repeatable; default: every channel found)"},
 			&cli.BoolFlag{Name: "deep", Usage: "also recompute MERGED from the raw file and compare it bit for bit"},
 			&cli.BoolFlag{Name: "fix", Usage: "hand what can be repaired to the delivery path, then verify it again"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			ctx, cfg, err := setup(c)
 			if err != nil {
