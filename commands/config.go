@@ -26,7 +26,8 @@ func configCommand() *cli.Command {
 			"env (a DATAMAN_<KEY> variable) or flag. The file is --config, else $DATAMAN_CONFIG, else none.\n" +
 			"Run it with the environment of the service (for a unit, its EnvironmentFile) to see what the\n" +
 			"service sees. With --default it prints the built-in default configuration instead: a commented\n" +
-			"YAML document to save and edit.",
+			"YAML document to save and edit. A config that every other command refuses (paths.procDir or\n" +
+			"paths.repoDir inside paths.dataDir, or the reverse) is printed, then refused with status 2.",
 		Flags: withConfigFlags(
 			jsonFlag,
 			&cli.BoolFlag{Name: "default", Usage: "print the built-in default configuration as YAML"},
@@ -42,15 +43,19 @@ func configCommand() *cli.Command {
 				_, err := c.App.Writer.Write(config.DefaultYAML())
 				return err
 			}
-			ctx, cfg, err := setup(c)
+			ctx, cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
-			return runConfig(ctx, configOptions{
+			err = runConfig(ctx, configOptions{
 				Config:  cfg,
 				Environ: os.Environ(),
 				JSON:    c.Bool(jsonFlag.Name),
 			}, c.App.Writer)
+			if err != nil {
+				return err
+			}
+			return checkConfig(cfg)
 		},
 	}
 }

@@ -51,9 +51,31 @@ func withConfigFlags(own ...cli.Flag) []cli.Flag {
 	return append(slices.Clone(configFlags), own...)
 }
 
-// setup loads the config (flags over environment over file over defaults)
-// and puts a logger in the context.
+// setup loads the config (flags over environment over file over defaults),
+// refuses one whose folders overlap, and puts a logger in the context.
+// Every command that reads the config starts with it.
 func setup(c *cli.Context) (context.Context, *config.Config, error) {
+	ctx, cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkConfig(cfg); err != nil {
+		return nil, nil, err
+	}
+	return ctx, cfg, nil
+}
+
+// checkConfig is the config's own check, as a usage error.
+func checkConfig(cfg *config.Config) error {
+	if err := cfg.Check(); err != nil {
+		return exitcode.New(exitcode.Usage, err, "dataman config shows each path and where it comes from")
+	}
+	return nil
+}
+
+// loadConfig is setup without the check, for dataman config, which shows
+// a config before it refuses it.
+func loadConfig(c *cli.Context) (context.Context, *config.Config, error) {
 	// urfave reads a flag a command does not define as unset, so a
 	// missing --set would be ignored rather than refused.
 	for _, f := range configFlags {

@@ -734,3 +734,44 @@ func TestServerValues(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckOverlappingFolders(t *testing.T) {
+	tests := []struct {
+		name               string
+		data, proc, repo   string
+		wantKey, wantWhere string // "" when the folders are apart
+	}{
+		{"apart", "/data", "/home/data", "/lbt/data/new", "", ""},
+		{"siblings with a common prefix", "/data", "/data2", "/data-new", "", ""},
+		{"a name that starts with two dots", "/x/raw", "/x/raw/..proc", "/x/new", "paths.procDir", "is inside paths.dataDir /x/raw"},
+		{"repoDir inside dataDir", "/data", "/home/data", "/data/new", "paths.repoDir", "/data/new is inside paths.dataDir /data"},
+		{"procDir inside dataDir", "/data", "/data/proc", "/newdata", "paths.procDir", "/data/proc is inside paths.dataDir /data"},
+		{"dataDir inside procDir", "/home/data/raw", "/home/data", "/newdata", "paths.procDir", "paths.dataDir /home/data/raw is inside paths.procDir /home/data"},
+		{"dataDir inside repoDir", "/newdata/raw", "/home/data", "/newdata", "paths.repoDir", "paths.dataDir /newdata/raw is inside paths.repoDir /newdata"},
+		{"the same folder", "/data", "/home/data", "/data", "paths.repoDir", "paths.repoDir and paths.dataDir are the same folder, /data"},
+		{"the root", "/", "/home/data", "/newdata", "paths.procDir", "paths.procDir /home/data is inside paths.dataDir /"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			for k, v := range map[string]string{"paths.dataDir": tt.data, "paths.procDir": tt.proc, "paths.repoDir": tt.repo} {
+				if err := c.Set(k, v, SourceFlag); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := c.Check()
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Errorf("Check: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantKey) || !strings.Contains(err.Error(), tt.wantWhere) || !strings.Contains(err.Error(), "paths.dataDir") {
+				t.Errorf("Check: %v; want it to name %s and paths.dataDir: %q", err, tt.wantKey, tt.wantWhere)
+			}
+		})
+	}
+	if err := Default().Check(); err != nil {
+		t.Errorf("the built-in default: %v", err)
+	}
+}
