@@ -3,7 +3,9 @@ package commands
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/obsdata/dataman/internal/astro"
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/logx"
 )
 
@@ -109,7 +112,30 @@ func loadConfig(c *cli.Context) (context.Context, *config.Config, error) {
 		level = -4 // slog.LevelDebug: the config's debug flag, as in dataMan
 	}
 	log := logx.New(c.App.ErrWriter, level, logx.UnderJournal())
+	warnOldState(log, cfg)
 	return logx.With(c.Context, log), cfg, nil
+}
+
+// warnOldState points at a ledger in the built-in default's
+// ./dataman-data/state of the working directory when the config puts the
+// state elsewhere: where earlier versions kept the state of a config
+// without paths.stateDir, before it was derived. That ledger is no longer
+// used, and a sweep started from another directory never saw it.
+func warnOldState(log *slog.Logger, cfg *config.Config) {
+	for _, e := range cfg.Entries() {
+		if e.Key != "paths.stateDir" || e.Source == config.SourceDefault {
+			continue
+		}
+		old, err := filepath.Abs(config.Default().Paths.StateDir)
+		if err != nil || old == cfg.Paths.StateDir {
+			return
+		}
+		if fi, err := os.Stat(filepath.Dir(ledger.Path(old, "x"))); err == nil && fi.IsDir() {
+			log.Warn("a ledger in the working directory is no longer used: this config keeps its state in paths.stateDir; "+
+				"move the old state there, see \"Migrating from dataMan\" in the README",
+				"old", old, "stateDir", cfg.Paths.StateDir, "source", e.Source)
+		}
+	}
 }
 
 // makeDefaultDirs creates the folders of the built-in default, which live

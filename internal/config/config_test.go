@@ -14,11 +14,35 @@ import (
 	"time"
 )
 
+// testStateHome is the XDG_STATE_HOME of envOf, so that a config file
+// without paths.stateDir gives the same place whoever runs the tests.
+const testStateHome = "/xdg/state"
+
+// envOf is an environment of m, with XDG_STATE_HOME=testStateHome unless m
+// says otherwise.
 func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := m[k]
+		if !ok && k == "XDG_STATE_HOME" {
+			return testStateHome, true
+		}
 		return v, ok
 	}
+}
+
+// derivedStateDir is where a config file without paths.stateDir keeps its
+// state under envOf, worked out again here.
+func derivedStateDir(t *testing.T, file string) string {
+	t.Helper()
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(testStateHome, "dataman", strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs))+"-"+hex.EncodeToString(sum[:4]))
 }
 
 func writeConfig(t *testing.T, content string) string {
@@ -34,7 +58,7 @@ func writeConfig(t *testing.T, content string) string {
 // came from is checked through Entries instead.
 func exported(c *Config) Config {
 	d := *c
-	d.sources, d.file = nil, ""
+	d.sources, d.file, d.derived = nil, "", nil
 	return d
 }
 
@@ -143,11 +167,16 @@ func TestLoadMODS(t *testing.T) {
 			want.Paths.ProcDir = "/home/data"
 			want.Paths.RepoDir = "/lbt/data/new"
 			want.Paths.LogDir = "/home/Logs/dataMan"
+			want.Paths.StateDir = derivedStateDir(t, path)
 			if got := exported(c); !reflect.DeepEqual(got, want) {
 				t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 			}
 			for _, e := range c.Entries() {
-				if want := map[bool]Source{true: SourceFile, false: SourceDefault}[slices.Contains(fromFile, e.Key)]; e.Source != want {
+				want := map[bool]Source{true: SourceFile, false: SourceDefault}[slices.Contains(fromFile, e.Key)]
+				if e.Key == "paths.stateDir" {
+					want = SourceDerived
+				}
+				if e.Source != want {
 					t.Errorf("%s: source %q, want %q", e.Key, e.Source, want)
 				}
 			}
