@@ -33,6 +33,9 @@ func verifyCommand(version string) *cli.Command {
 			"procDir/<night>/ or repoDir that neither the raw folder nor the ledger accounts for are reported too.\n\n" +
 			"One line per file on stdout: a status, the file, and the reasons, then a summary line:\n" +
 			"   =  ok      -  missing      +  extra      *  differs      !  error (unreadable, not sound FITS)\n\n" +
+			"A night with no files at all is not a problem (a night without observing is normal): verify prints\n" +
+			"\"0 files\", exits 0, and warns on stderr naming the raw folders, ledgers and folders of copies it\n" +
+			"looked in, and which of them do not exist, so that a wrong path or night shows.\n\n" +
 			"Nothing is written unless --fix is given. Then each file the delivery path can repair is handed to it\n" +
 			"(a ledger record that vouches for a damaged copy is first marked failed, so that the delivery path does\n" +
 			"not trust it), verified again, and its line says what was done. Extra copies are never removed.",
@@ -102,7 +105,7 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 		return err
 	}
 	if len(rep.Files) == 0 {
-		logx.From(ctx).Warn("no files to verify", "channels", rep.Looked.Channels, "nights", o.Nights)
+		warnNothing(ctx, rep.Looked)
 	}
 	if err := printVerify(stdout, o.JSON, rep); err != nil {
 		return err
@@ -115,6 +118,24 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 		return exitcode.New(exitcode.Problems, fmt.Errorf("verify: %d of %d files have problems", bad, rep.Summary.Files), hints...)
 	}
 	return nil
+}
+
+// warnNothing says where verify looked when it found nothing: a night
+// without observing is no problem, but a wrong path or night looks the
+// same, and only the places tell them apart.
+func warnNothing(ctx context.Context, p verify.Places) {
+	list := func(s []string) string {
+		if len(s) == 0 {
+			return "none found"
+		}
+		return strings.Join(s, ", ")
+	}
+	attrs := []any{"nights", list(p.Nights), "channels", list(p.Channels), "raw", list(p.Raw),
+		"ledgers", list(p.Ledgers), "stored", list(p.Stored), "newdata", p.Repo}
+	if len(p.Absent) > 0 {
+		attrs = append(attrs, "absent", list(p.Absent))
+	}
+	logx.From(ctx).Warn("no files to verify: no raw file, ledger record or copy in the places looked at", attrs...)
 }
 
 func printVerify(w io.Writer, asJSON bool, rep verify.Report) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/internal/exitcode"
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/verify"
 )
 
@@ -138,6 +141,47 @@ func TestVerifyProgressOnlyWhenAsked(t *testing.T) {
 		}
 		if drawn := stderr.Len() > 0; drawn != on {
 			t.Errorf("progress %v: stderr %q", on, stderr.String())
+		}
+	}
+}
+
+// A night with nothing in it is status 0, and the warning names every place
+// verify looked in, and which are not there (issue 13, item 15).
+func TestVerifyEmptyNightSaysWhereItLooked(t *testing.T) {
+	o := rawNight(t, 1)
+	o.Nights = []string{"20260120"}
+	var stdout, log bytes.Buffer
+	ctx := logx.With(context.Background(), logx.New(&log, slog.LevelInfo, false))
+	if err := runVerify(ctx, o, &stdout, io.Discard); err != nil {
+		t.Fatalf("verify of an empty night: %v", err)
+	}
+	if !strings.HasPrefix(stdout.String(), "0 files: 0 ok") {
+		t.Errorf("output %q", stdout.String())
+	}
+	l := o.Layout
+	for _, want := range []string{
+		"level=WARN", "no files to verify", "nights=20260120", "channels=mods1b",
+		"raw=" + filepath.Join(l.DataDir, "mods1b"),
+		"ledgers=" + ledger.Path(l.StateDir, "mods1b"),
+		"stored=" + filepath.Join(l.ProcDir, "20260120"),
+		"newdata=" + l.RepoDir,
+		`absent="` + ledger.Path(l.StateDir, "mods1b") + ", " + filepath.Join(l.ProcDir, "20260120") + ", " + l.RepoDir + `"`,
+	} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the warning lacks %q:\n%s", want, log.String())
+		}
+	}
+
+	// With no channel at all, the folders where channels would be.
+	o.Layout.DataDir = filepath.Join(t.TempDir(), "elsewhere")
+	log.Reset()
+	if err := runVerify(ctx, o, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"nights=20260120", "channels=\"none found\"", "raw=" + o.Layout.DataDir,
+		"ledgers=" + filepath.Dir(ledger.Path(l.StateDir, "x")), "stored=" + filepath.Join(l.ProcDir, "20260120")} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the warning lacks %q:\n%s", want, log.String())
 		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -184,11 +186,12 @@ type selection struct {
 	layout  frame.Layout
 	chans   map[string]*Channel
 	nights  map[string][]string // by channel; nil when files were named
+	asked   []string            // the nights asked for, with or without a channel
 	targets []target
 }
 
 func selectFiles(o Options) (*selection, error) {
-	sel := &selection{layout: o.Layout, chans: map[string]*Channel{}}
+	sel := &selection{layout: o.Layout, chans: map[string]*Channel{}, asked: o.Nights}
 	channel := func(name string) (*Channel, error) {
 		if ch := sel.chans[name]; ch != nil {
 			return ch, nil
@@ -282,11 +285,15 @@ type Places struct {
 	Ledgers  []string // the channels' ledgers, or their folder if there is no channel
 	Stored   []string // procDir/<night> for each night, or procDir if there is none
 	Repo     string
+	Absent   []string // those of the folders and ledgers above that do not exist
 }
 
 func (s *selection) looked() Places {
 	p := Places{Repo: s.layout.RepoDir}
 	nights := map[string]bool{}
+	for _, n := range s.asked {
+		nights[n] = true
+	}
 	for _, ns := range s.nights {
 		for _, n := range ns {
 			nights[n] = true
@@ -309,6 +316,13 @@ func (s *selection) looked() Places {
 	}
 	if len(p.Nights) == 0 {
 		p.Stored = []string{s.layout.ProcDir}
+	}
+	for _, paths := range [][]string{p.Raw, p.Ledgers, p.Stored, {p.Repo}} {
+		for _, path := range paths {
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				p.Absent = append(p.Absent, path)
+			}
+		}
 	}
 	return p
 }

@@ -390,6 +390,7 @@ func TestVerifyDeliveredNight(t *testing.T) {
 		Ledgers:  []string{ledger.Path(o.Layout.StateDir, "mods1b")},
 		Stored:   []string{filepath.Join(o.Layout.ProcDir, "20260120")},
 		Repo:     o.Layout.RepoDir,
+		Absent:   []string{filepath.Join(o.Layout.ProcDir, "20260120")},
 	}
 	if !reflect.DeepEqual(got.Looked, want) {
 		t.Errorf("looked in %+v, want %+v", got.Looked, want)
