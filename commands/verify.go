@@ -70,8 +70,8 @@ func verifyCommand(version string) *cli.Command {
 						return newDeliverer(cfg, version, log, false)
 					},
 				},
-				JSON:     c.Bool(jsonFlag.Name),
-				Progress: progress.IsTerminal(os.Stderr),
+				JSON:         c.Bool(jsonFlag.Name),
+				ShowProgress: progress.IsTerminal(os.Stderr),
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -89,8 +89,8 @@ var verifyStatuses = []exitStatus{
 // verifyOptions are verify.Options and how to print the report.
 type verifyOptions struct {
 	verify.Options
-	JSON     bool
-	Progress bool // draw progress bars on stderr
+	JSON         bool
+	ShowProgress bool // draw progress bars on stderr
 }
 
 func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) error {
@@ -98,7 +98,7 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 		return exitcode.New(exitcode.Usage, err)
 	}
 	o.Options.Progress = func(what string, total int) verify.Bar {
-		return progress.New(stderr, o.Progress, total, what)
+		return progress.New(stderr, o.ShowProgress, total, what)
 	}
 	rep, err := verify.Run(ctx, o.Options)
 	if err != nil {

@@ -134,7 +134,7 @@ func TestPrintVerify(t *testing.T) {
 func TestVerifyProgressOnlyWhenAsked(t *testing.T) {
 	o := rawNight(t, 3)
 	for _, on := range []bool{false, true} {
-		o.Progress = on
+		o.ShowProgress = on
 		var stderr bytes.Buffer
 		if err := runVerify(context.Background(), o, io.Discard, &stderr); exitcode.Code(err) != exitcode.Problems {
 			t.Fatal(err)
