@@ -35,12 +35,12 @@ func archiveCommand(version string) *cli.Command {
 			"is also dispatched to repoDir and <CHAN>.new updated, as listen and sweep do. RAW is a raw\n" +
 			"file name or a path to it; it is always read from dataDir/<chan>/ (use --set paths.dataDir=DIR\n" +
 			"to reprocess files kept elsewhere). Files already done are reported and left alone.",
-		Flags: []cli.Flag{
-			configFlag, setFlag, logLevelFlag, dryRunFlag, jobsFlag, jsonFlag,
+		Flags: withConfigFlags(
+			dryRunFlag, jsonFlag,
 			&cli.BoolFlag{Name: "dispatch", Usage: "also dispatch to repoDir and update <CHAN>.new"},
 			&cli.StringFlag{Name: "files-from", TakesFile: true, Usage: "read raw file names from `FILE`, one per line (- for stdin)"},
 			&cli.StringSliceFlag{Name: "night", Usage: "every raw file of observing night `CCYYMMDD` in dataDir/<chan>/ (repeatable)"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			mode := deliver.Archive
 			if c.Bool("dispatch") {
@@ -79,10 +79,10 @@ func dispatchCommand(version string) *cli.Command {
 			"<CHAN>.new replaced atomically. FILE is a raw or stored file name; --night takes every file\n" +
 			"stored for that observing night. A destination that is missing, full or hung leaves the\n" +
 			"dispatch pending in the ledger, for the sweep or listen to retry.",
-		Flags: []cli.Flag{
-			configFlag, setFlag, logLevelFlag, dryRunFlag, jobsFlag, jsonFlag,
+		Flags: withConfigFlags(
+			dryRunFlag, jsonFlag,
 			&cli.StringSliceFlag{Name: "night", Usage: "every file stored for observing night `CCYYMMDD` (repeatable)"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			return deliverAction(c, version, deliver.DispatchOnly, func(cfg *config.Config) ([]string, error) {
 				names := c.Args().Slice()

@@ -23,14 +23,17 @@ func configCommand() *cli.Command {
 		Usage:     "print the effective configuration and where each value came from",
 		ArgsUsage: " ",
 		Description: "Prints every configuration key with its value and its source: default (built in), file,\n" +
-			"env (a DATAMAN_<KEY> variable) or flag. The file is --config, else $DATAMAN_CONFIG, else none.\n" +
-			"Run it with the environment of the service (for a unit, its EnvironmentFile) to see what the\n" +
-			"service sees. With --default it prints the built-in default configuration instead: a commented\n" +
-			"YAML document to save and edit.",
-		Flags: []cli.Flag{
-			configFlag, setFlag, jobsFlag, logLevelFlag, jsonFlag,
+			"env (a DATAMAN_<KEY> variable) or flag. paths.stateDir, when none of them gives it, comes from\n" +
+			"systemd ($STATE_DIRECTORY) or is derived from the config file's name and path (see FILES).\n" +
+			"The file is --config, else $DATAMAN_CONFIG, else none. Run it with the environment of the\n" +
+			"service (for a unit, its EnvironmentFile) to see what the service sees. With --default it prints\n" +
+			"the built-in default configuration instead: a commented YAML document to save and edit. A config\n" +
+			"that every other command refuses (paths.procDir or paths.repoDir inside paths.dataDir, or the\n" +
+			"reverse) is printed, then refused with status 2.",
+		Flags: withConfigFlags(
+			jsonFlag,
 			&cli.BoolFlag{Name: "default", Usage: "print the built-in default configuration as YAML"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return exitcode.Usagef("config takes no arguments")
@@ -42,15 +45,19 @@ func configCommand() *cli.Command {
 				_, err := c.App.Writer.Write(config.DefaultYAML())
 				return err
 			}
-			ctx, cfg, err := setup(c)
+			ctx, cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
-			return runConfig(ctx, configOptions{
+			err = runConfig(ctx, configOptions{
 				Config:  cfg,
 				Environ: os.Environ(),
 				JSON:    c.Bool(jsonFlag.Name),
 			}, c.App.Writer)
+			if err != nil {
+				return err
+			}
+			return checkConfig(cfg)
 		},
 	}
 }
@@ -83,13 +90,7 @@ func runConfig(ctx context.Context, o configOptions, stdout io.Writer) error {
 	entries := o.Config.Entries()
 	out := make([]configEntry, len(entries))
 	for i, e := range entries {
-		out[i] = configEntry{Key: e.Key, Value: e.Value, Source: string(e.Source)}
-		switch e.Source {
-		case config.SourceFile:
-			out[i].From = o.Config.File()
-		case config.SourceEnv:
-			out[i].From = config.EnvVar(e.Key)
-		}
+		out[i] = configEntry{Key: e.Key, Value: e.Value, Source: string(e.Source), From: o.Config.From(e)}
 	}
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
@@ -105,7 +106,10 @@ func runConfig(ctx context.Context, o configOptions, stdout io.Writer) error {
 	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
 	for _, e := range out {
 		src := e.Source
-		if e.From != "" {
+		switch {
+		case e.Source == string(config.SourceDerived):
+			src += " from " + e.From
+		case e.From != "":
 			src += " " + e.From
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, showValue(e.Value), src)

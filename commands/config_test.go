@@ -17,14 +17,14 @@ import (
 
 // loadTestConfig writes a config file setting paths.repoDir and jobs and
 // loads it with DATAMAN_SWEEP_EVERY in the environment: one key from each
-// source.
+// source, and paths.stateDir derived from the file under XDG_STATE_HOME.
 func loadTestConfig(t *testing.T) (*config.Config, string) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "mods1.yaml")
 	if err := os.WriteFile(file, []byte("paths:\n  repoDir: /srv/newdata\njobs: 3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{config.EnvVar("sweep.every"): "5m"}
+	env := map[string]string{config.EnvVar("sweep.every"): "5m", "XDG_STATE_HOME": "/xdg"}
 	cfg, err := config.Load(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +61,9 @@ func TestConfigShowsSources(t *testing.T) {
 			t.Errorf("%s: %q, want %q", key, rows[key], want)
 		}
 	}
+	if st := rows["paths.stateDir"]; len(st) != 4 || !strings.HasPrefix(st[0], "/xdg/dataman/mods1-") || strings.Join(st[1:], " ") != "derived from "+file {
+		t.Errorf("paths.stateDir: %q, want /xdg/dataman/mods1-<hash> derived from %s", st, file)
+	}
 	if cfg.Sweep.Every.String() != "5m0s" {
 		t.Errorf("the environment did not set sweep.every: %v", cfg.Sweep.Every)
 	}
@@ -84,8 +87,8 @@ func TestConfigJSON(t *testing.T) {
 		if got[i].Key != e.Key || got[i].Value != e.Value || got[i].Source != string(e.Source) {
 			t.Errorf("entry %d = %+v, want %+v", i, got[i], e)
 		}
-		if e.Key == "paths.repoDir" && got[i].From != file {
-			t.Errorf("paths.repoDir from %q, want %q", got[i].From, file)
+		if (e.Key == "paths.repoDir" || e.Key == "paths.stateDir") && got[i].From != file {
+			t.Errorf("%s from %q, want %q", e.Key, got[i].From, file)
 		}
 	}
 }
@@ -116,6 +119,7 @@ func runApp(t *testing.T, args ...string) (string, error) {
 func TestConfigCommand(t *testing.T) {
 	_, file := loadTestConfig(t)
 	t.Setenv(config.EnvConfig, file)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 
 	out, err := runApp(t, "config")
 	if err != nil {

@@ -43,12 +43,7 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 		return deliver.DestOptions{Collision: deliver.Policy(d.Collision), MinFree: d.MinFree, Timeout: d.Timeout}
 	}
 	d, err := deliver.New(deliver.Options{
-		Layout: frame.Layout{
-			DataDir:  cfg.Paths.DataDir,
-			ProcDir:  cfg.Paths.ProcDir,
-			RepoDir:  cfg.Paths.RepoDir,
-			StateDir: cfg.Paths.StateDir,
-		},
+		Layout:     layout(cfg),
 		Proc:       dest(cfg.Proc),
 		Repo:       dest(cfg.Repo),
 		Version:    version,
@@ -60,6 +55,16 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
 	return d, nil
+}
+
+// layout is the config's folder layout.
+func layout(cfg *config.Config) frame.Layout {
+	return frame.Layout{
+		DataDir:  cfg.Paths.DataDir,
+		ProcDir:  cfg.Paths.ProcDir,
+		RepoDir:  cfg.Paths.RepoDir,
+		StateDir: cfg.Paths.StateDir,
+	}
 }
 
 // isRawFault reports errors that come from the raw file itself rather than

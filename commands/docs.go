@@ -197,6 +197,19 @@ which roots every path in ./dataman-data; **dataman config --default** prints it
 paths.repoDir). It beats the file; a flag beats it. **dataman config** shows each key's value and where
 it came from, and warns about a DATAMAN\_ variable that matches no key.
 
+**STATE\_DIRECTORY**
+: set by systemd for a unit with StateDirectory= (/var/lib/dataman/*instance* for the units of dataman).
+When neither the file, a DATAMAN\_PATHS\_STATEDIR variable nor **--set** gives paths.stateDir, its first
+folder is the state directory.
+
+**XDG\_STATE\_HOME**, **HOME**
+: where the state of a config file without paths.stateDir goes outside systemd:
+$XDG\_STATE\_HOME/dataman/*name*-*hash* if XDG\_STATE\_HOME is set, else /var/lib/dataman/*name*-*hash*
+for root and $HOME/.local/state/dataman/*name*-*hash* for anyone else. *name* is the config file's name
+without its extension and *hash* the first 8 hex digits of the SHA-256 of its absolute path, symlinks
+resolved, so the same file gives the same place from any directory. With no config file at all, the state
+is in ./dataman-data/state like every path of the built-in default.
+
 # FILES
 
 *stateDir*/ledger/*CHAN*.ledger

@@ -266,13 +266,13 @@ type completionCase struct {
 	asks  bool     // whether the script runs dataman
 }
 
-var configFlags = []string{"--config", "--default", "--help", "--jobs", "--json", "--log-level", "--set"}
+var configCommandFlags = []string{"--config", "--default", "--help", "--jobs", "--json", "--log-level", "--set"}
 
 func completionCases() []completionCase {
 	return []completionCase{
 		{[]string{"dataman", ""}, visibleNames(), true},
 		{[]string{"dataman", "co"}, []string{"condition", "config"}, true},
-		{[]string{"dataman", "config", "--"}, configFlags, true},
+		{[]string{"dataman", "config", "--"}, configCommandFlags, true},
 		{[]string{"dataman", "config", "--j"}, []string{"--jobs", "--json"}, true},
 		{[]string{"dataman", "config", "--json", "--"}, []string{"--config", "--default", "--help", "--jobs", "--log-level", "--set"}, true},
 		// After "--" urfave would run the command instead of completing it.

@@ -3,7 +3,10 @@ package commands
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/obsdata/dataman/internal/astro"
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/logx"
 )
 
@@ -38,9 +42,50 @@ var (
 	}
 )
 
-// setup loads the config (flags over environment over file over defaults)
-// and puts a logger in the context.
+// configFlags are the flags of every command that reads the config: the
+// file, a key given on the command line, and the log level, which the
+// config's debug key sets too. setup reads them all, so every command that
+// calls it takes them all, from this one list.
+var configFlags = []cli.Flag{configFlag, setFlag, logLevelFlag, jobsFlag}
+
+// withConfigFlags is the flags of a command that reads the config: the
+// config flags, then its own.
+func withConfigFlags(own ...cli.Flag) []cli.Flag {
+	return append(slices.Clone(configFlags), own...)
+}
+
+// setup loads the config (flags over environment over file over defaults),
+// refuses one whose folders overlap, and puts a logger in the context.
+// Every command that reads the config starts with it.
 func setup(c *cli.Context) (context.Context, *config.Config, error) {
+	ctx, cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkConfig(cfg); err != nil {
+		return nil, nil, err
+	}
+	return ctx, cfg, nil
+}
+
+// checkConfig is the config's own check, as a usage error.
+func checkConfig(cfg *config.Config) error {
+	if err := cfg.Check(); err != nil {
+		return exitcode.New(exitcode.Usage, err, "dataman config shows each path and where it comes from")
+	}
+	return nil
+}
+
+// loadConfig is setup without the check, for dataman config, which shows
+// a config before it refuses it.
+func loadConfig(c *cli.Context) (context.Context, *config.Config, error) {
+	// urfave reads a flag a command does not define as unset, so a
+	// missing --set would be ignored rather than refused.
+	for _, f := range configFlags {
+		if !slices.ContainsFunc(c.Command.Flags, func(g cli.Flag) bool { return g.Names()[0] == f.Names()[0] }) {
+			return nil, nil, fmt.Errorf("internal error: %s reads the config but has no --%s flag", c.Command.Name, f.Names()[0])
+		}
+	}
 	level, err := logx.ParseLevel(c.String(logLevelFlag.Name))
 	if err != nil {
 		return nil, nil, exitcode.New(exitcode.Usage, err)
@@ -67,7 +112,30 @@ func setup(c *cli.Context) (context.Context, *config.Config, error) {
 		level = -4 // slog.LevelDebug: the config's debug flag, as in dataMan
 	}
 	log := logx.New(c.App.ErrWriter, level, logx.UnderJournal())
+	warnOldState(log, cfg)
 	return logx.With(c.Context, log), cfg, nil
+}
+
+// warnOldState points at a ledger in the built-in default's
+// ./dataman-data/state of the working directory when the config puts the
+// state elsewhere: where earlier versions kept the state of a config
+// without paths.stateDir, before it was derived. That ledger is no longer
+// used, and a sweep started from another directory never saw it.
+func warnOldState(log *slog.Logger, cfg *config.Config) {
+	for _, e := range cfg.Entries() {
+		if e.Key != "paths.stateDir" || e.Source == config.SourceDefault {
+			continue
+		}
+		old, err := filepath.Abs(config.Default().Paths.StateDir)
+		if err != nil || old == cfg.Paths.StateDir {
+			return
+		}
+		if fi, err := os.Stat(filepath.Dir(ledger.Path(old, "x"))); err == nil && fi.IsDir() {
+			log.Warn("a ledger in the working directory is no longer used: this config keeps its state in paths.stateDir; "+
+				"move the old state there, see \"Migrating from dataMan\" in the README",
+				"old", old, "stateDir", cfg.Paths.StateDir, "source", e.Source)
+		}
+	}
 }
 
 // makeDefaultDirs creates the folders of the built-in default, which live

@@ -44,13 +44,13 @@ func sweepCommand(version string) *cli.Command {
 			"in the config) it keeps running and sweeps at each time of the cron schedule until SIGINT or\n" +
 			"SIGTERM: 5 fields, or 6 with seconds first, descriptors (@hourly, @every 10m), and an optional\n" +
 			"CRON_TZ=<zone> prefix; without it the schedule is in local time.",
-		Flags: []cli.Flag{
-			configFlag, logLevelFlag, dryRunFlag, jobsFlag, jsonFlag,
+		Flags: withConfigFlags(
+			dryRunFlag, jsonFlag,
 			&cli.StringSliceFlag{Name: "night", Usage: "sweep the observing night `CCYYMMDD` (repeatable)"},
 			&cli.DurationFlag{Name: "since", Usage: "sweep the nights of files written in the last `DURATION` (e.g. 72h)"},
 			&cli.DurationFlag{Name: "wait", Usage: "if another sweep holds the lock, wait up to `DURATION` for it"},
 			&cli.StringFlag{Name: "schedule", Usage: "keep running and sweep on the cron schedule `SPEC` (default: sweep.schedule; \"\": once)"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			ctx, cfg, err := setup(c)
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/verify"
 	"github.com/obsdata/dataman/sweep"
 )
 
@@ -165,15 +166,15 @@ func TestSweepNight(t *testing.T) {
 		t.Fatalf("dry run plans %s, want %s", got, want)
 	}
 
-	verify := func() (string, error) {
+	verifyNight := func() (string, error) {
 		var out bytes.Buffer
-		err := runVerify(context.Background(), verifyOptions{
+		err := runVerify(context.Background(), verifyOptions{Options: verify.Options{
 			Layout: s.d.Layout(), Nights: []string{"20260119"}, Jobs: 2,
 			Proc: processing(s.cfg, "test"), Version: "test",
-		}, &out, io.Discard)
+		}}, &out, io.Discard)
 		return lastLines(out.String(), 3), err
 	}
-	if out, err := verify(); exitcode.Code(err) != exitcode.Problems {
+	if out, err := verifyNight(); exitcode.Code(err) != exitcode.Problems {
 		t.Fatalf("verify before the sweep: status %d, %v\n%s", exitcode.Code(err), err, out)
 	}
 
@@ -181,7 +182,7 @@ func TestSweepNight(t *testing.T) {
 	if err != nil || counts(sum) != want {
 		t.Fatalf("sweep: %s (want %s): %v", counts(sum), want, err)
 	}
-	if out, err := verify(); err != nil {
+	if out, err := verifyNight(); err != nil {
 		t.Fatalf("verify after the sweep: %v\n%s", err, out)
 	} else {
 		t.Logf("verify after the sweep:\n%s", out)

@@ -34,5 +34,9 @@ func TestScriptCondition(t *testing.T) {
 }
 
 func TestScriptArchive(t *testing.T) {
-	testscript.Run(t, scriptParams("../../testdata/script/archive"))
+	p := scriptParams("../../testdata/script/archive")
+	p.Cmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"status": exitStatus,
+	}
+	testscript.Run(t, p)
 }

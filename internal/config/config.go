@@ -34,6 +34,7 @@ type Config struct {
 
 	sources map[string]Source
 	file    string
+	derived map[string]string // for a derived value, what it was derived from
 }
 
 // Server is the UDP listener.
@@ -109,11 +110,14 @@ const (
 )
 
 // Source is where a value came from. Each source overrides the ones before it
-// in this list.
+// in this list; SourceSystemd and SourceDerived are for paths.stateDir only,
+// and exclude each other.
 type Source string
 
 const (
 	SourceDefault Source = "default"
+	SourceSystemd Source = "systemd" // $STATE_DIRECTORY
+	SourceDerived Source = "derived" // from the config file's name and path
 	SourceFile    Source = "file"
 	SourceEnv     Source = "env"
 	SourceFlag    Source = "flag"
@@ -123,12 +127,14 @@ func (s Source) rank() int {
 	switch s {
 	case SourceDefault:
 		return 1
-	case SourceFile:
+	case SourceSystemd, SourceDerived:
 		return 2
-	case SourceEnv:
+	case SourceFile:
 		return 3
-	case SourceFlag:
+	case SourceEnv:
 		return 4
+	case SourceFlag:
+		return 5
 	}
 	return 0
 }
@@ -180,11 +186,13 @@ func (c *Config) clone() *Config {
 	d := *c
 	d.Server.QuitPeers = slices.Clone(c.Server.QuitPeers)
 	d.sources = maps.Clone(c.sources)
+	d.derived = maps.Clone(c.derived)
 	return &d
 }
 
 // Load returns the default configuration overridden by the file at path and
-// then by the environment, which env looks up like os.LookupEnv. A nil env
+// then by the environment, which env looks up like os.LookupEnv. Where
+// neither gives paths.stateDir, it is derived (see deriveStateDir). A nil env
 // means the process environment, and then an unknown DATAMAN_* variable is an
 // error too (see CheckEnv).
 //
@@ -218,11 +226,29 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 	if err := c.absPaths(); err != nil {
 		return nil, err
 	}
+	if err := c.deriveStateDir(env); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 // File is the configuration file Load read, "" if none.
 func (c *Config) File() string { return c.file }
+
+// From says which file or variable gave e its value: the configuration
+// file, the DATAMAN_* variable, or what a derived value was derived from;
+// "" for a default or a flag.
+func (c *Config) From(e Entry) string {
+	switch e.Source {
+	case SourceFile:
+		return c.file
+	case SourceEnv:
+		return EnvVar(e.Key)
+	case SourceSystemd, SourceDerived:
+		return c.derived[e.Key]
+	}
+	return ""
+}
 
 func readFile(path string) (string, []byte, error) {
 	data, err := readLimited(path)

@@ -14,11 +14,35 @@ import (
 	"time"
 )
 
+// testStateHome is the XDG_STATE_HOME of envOf, so that a config file
+// without paths.stateDir gives the same place whoever runs the tests.
+const testStateHome = "/xdg/state"
+
+// envOf is an environment of m, with XDG_STATE_HOME=testStateHome unless m
+// says otherwise.
 func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := m[k]
+		if !ok && k == "XDG_STATE_HOME" {
+			return testStateHome, true
+		}
 		return v, ok
 	}
+}
+
+// derivedStateDir is where a config file without paths.stateDir keeps its
+// state under envOf, worked out again here.
+func derivedStateDir(t *testing.T, file string) string {
+	t.Helper()
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(testStateHome, "dataman", strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs))+"-"+hex.EncodeToString(sum[:4]))
 }
 
 func writeConfig(t *testing.T, content string) string {
@@ -34,7 +58,7 @@ func writeConfig(t *testing.T, content string) string {
 // came from is checked through Entries instead.
 func exported(c *Config) Config {
 	d := *c
-	d.sources, d.file = nil, ""
+	d.sources, d.file, d.derived = nil, "", nil
 	return d
 }
 
@@ -143,11 +167,16 @@ func TestLoadMODS(t *testing.T) {
 			want.Paths.ProcDir = "/home/data"
 			want.Paths.RepoDir = "/lbt/data/new"
 			want.Paths.LogDir = "/home/Logs/dataMan"
+			want.Paths.StateDir = derivedStateDir(t, path)
 			if got := exported(c); !reflect.DeepEqual(got, want) {
 				t.Errorf("Load =\n%+v\nwant\n%+v", got, want)
 			}
 			for _, e := range c.Entries() {
-				if want := map[bool]Source{true: SourceFile, false: SourceDefault}[slices.Contains(fromFile, e.Key)]; e.Source != want {
+				want := map[bool]Source{true: SourceFile, false: SourceDefault}[slices.Contains(fromFile, e.Key)]
+				if e.Key == "paths.stateDir" {
+					want = SourceDerived
+				}
+				if e.Source != want {
 					t.Errorf("%s: source %q, want %q", e.Key, e.Source, want)
 				}
 			}
@@ -732,5 +761,46 @@ func TestServerValues(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("Set(%s, %q) gives %q (%v), want %q", tc.key, tc.value, got, err, tc.want)
 		}
+	}
+}
+
+func TestCheckOverlappingFolders(t *testing.T) {
+	tests := []struct {
+		name               string
+		data, proc, repo   string
+		wantKey, wantWhere string // "" when the folders are apart
+	}{
+		{"apart", "/data", "/home/data", "/lbt/data/new", "", ""},
+		{"siblings with a common prefix", "/data", "/data2", "/data-new", "", ""},
+		{"a name that starts with two dots", "/x/raw", "/x/raw/..proc", "/x/new", "paths.procDir", "is inside paths.dataDir /x/raw"},
+		{"repoDir inside dataDir", "/data", "/home/data", "/data/new", "paths.repoDir", "/data/new is inside paths.dataDir /data"},
+		{"procDir inside dataDir", "/data", "/data/proc", "/newdata", "paths.procDir", "/data/proc is inside paths.dataDir /data"},
+		{"dataDir inside procDir", "/home/data/raw", "/home/data", "/newdata", "paths.procDir", "paths.dataDir /home/data/raw is inside paths.procDir /home/data"},
+		{"dataDir inside repoDir", "/newdata/raw", "/home/data", "/newdata", "paths.repoDir", "paths.dataDir /newdata/raw is inside paths.repoDir /newdata"},
+		{"the same folder", "/data", "/home/data", "/data", "paths.repoDir", "paths.repoDir and paths.dataDir are the same folder, /data"},
+		{"the root", "/", "/home/data", "/newdata", "paths.procDir", "paths.procDir /home/data is inside paths.dataDir /"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			for k, v := range map[string]string{"paths.dataDir": tt.data, "paths.procDir": tt.proc, "paths.repoDir": tt.repo} {
+				if err := c.Set(k, v, SourceFlag); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := c.Check()
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Errorf("Check: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantKey) || !strings.Contains(err.Error(), tt.wantWhere) || !strings.Contains(err.Error(), "paths.dataDir") {
+				t.Errorf("Check: %v; want it to name %s and paths.dataDir: %q", err, tt.wantKey, tt.wantWhere)
+			}
+		})
+	}
+	if err := Default().Check(); err != nil {
+		t.Errorf("the built-in default: %v", err)
 	}
 }

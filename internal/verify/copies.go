@@ -4,65 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-
-	"github.com/obsdata/dataman/internal/frame"
-	"github.com/obsdata/dataman/internal/ledger"
 )
-
-// Copy is where one of a file's two copies should be, and what the ledger
-// says of it.
-type Copy struct {
-	Step string // ledger.StepStore or ledger.StepDispatch
-	Path string
-	// Recorded is the ledger's latest event for the step, if that event
-	// says the copy was made; the copy must then match its out_sha256.
-	Recorded *ledger.Event
-	// Why is the ledger's account of a copy it did not make ("dispatch
-	// pending: …"), or "" if it has none.
-	Why string
-}
-
-// Name is how reports refer to the copy.
-func (c Copy) Name() string {
-	if c.Step == ledger.StepDispatch {
-		return "dispatched copy"
-	}
-	return "stored copy"
-}
-
-// Locate returns where n's stored and dispatched copies should be: where the
-// ledger last put them (a collision may have sent them to the UNIQNAME),
-// else where the layout puts them.
-func Locate(l frame.Layout, n frame.Name, state map[string]ledger.Event) (stored, dispatched Copy) {
-	stored = locate(ledger.StepStore, l.Stored(n), state)
-	dispatched = locate(ledger.StepDispatch, l.Dispatched(n), state)
-	if stored.Recorded == nil && stored.Why == "" {
-		if ev, ok := state[ledger.StepCondition]; ok && !ev.Done() {
-			stored.Why = "condition " + ev.Status + ": " + ev.Reason
-		}
-	}
-	if dispatched.Recorded == nil && dispatched.Why == "" && stored.Why != "" {
-		dispatched.Why = "not stored"
-	}
-	return stored, dispatched
-}
-
-func locate(step, usual string, state map[string]ledger.Event) Copy {
-	c := Copy{Step: step, Path: usual}
-	ev, ok := state[step]
-	switch {
-	case !ok:
-	case ev.Done() && ev.Dest != "":
-		c.Path = ev.Dest
-		c.Recorded = &ev
-	default:
-		c.Why = step + " " + ev.Status
-		if ev.Reason != "" {
-			c.Why += ": " + ev.Reason
-		}
-	}
-	return c
-}
 
 // Stat reports whether the copy exists. A missing copy is flagged on r with
 // the ledger's reason, and an unreadable one as an error.

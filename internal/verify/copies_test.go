@@ -6,68 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
 )
-
-func TestLocate(t *testing.T) {
-	l := layoutIn("/x")
-	n, _ := frame.ParseName("mods1b.20260119.0001.fits")
-	uniq := "/x/newdata/mods1b.20260119.031345.fits"
-	ok := func(step, dest string) ledger.Event {
-		return ledger.Event{File: n.Base, Step: step, Status: ledger.StatusOK, Dest: dest}
-	}
-	tests := []struct {
-		name               string
-		events             []ledger.Event
-		stored, dispatched string
-		recStored, recDisp bool
-		whyStored, whyDisp string
-	}{
-		{name: "unknown", stored: l.Stored(n), dispatched: l.Dispatched(n)},
-		{
-			name:   "delivered under the UNIQNAME",
-			events: []ledger.Event{ok(ledger.StepStore, l.Stored(n)), ok(ledger.StepDispatch, uniq)},
-			stored: l.Stored(n), dispatched: uniq, recStored: true, recDisp: true,
-		},
-		{
-			name:   "condition failed",
-			events: []ledger.Event{{File: n.Base, Step: ledger.StepCondition, Status: ledger.StatusFailed, Reason: "geometry: bad DATASEC"}},
-			stored: l.Stored(n), dispatched: l.Dispatched(n),
-			whyStored: "condition failed: geometry: bad DATASEC", whyDisp: "not stored",
-		},
-		{
-			name: "dispatch pending",
-			events: []ledger.Event{ok(ledger.StepStore, l.Stored(n)),
-				{File: n.Base, Step: ledger.StepDispatch, Status: ledger.StatusPending, Reason: "stat /newdata: no such file or directory"}},
-			stored: l.Stored(n), dispatched: l.Dispatched(n), recStored: true,
-			whyDisp: "dispatch pending: stat /newdata: no such file or directory",
-		},
-		{
-			name:   "already there",
-			events: []ledger.Event{{File: n.Base, Step: ledger.StepStore, Status: ledger.StatusAlready, Dest: "/x/proc/20260119/other.fits"}},
-			stored: "/x/proc/20260119/other.fits", dispatched: l.Dispatched(n), recStored: true,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			state := map[string]ledger.Event{}
-			for _, ev := range tt.events {
-				state[ev.Step] = ev
-			}
-			s, d := Locate(l, n, state)
-			if s.Path != tt.stored || d.Path != tt.dispatched {
-				t.Errorf("paths %s, %s; want %s, %s", s.Path, d.Path, tt.stored, tt.dispatched)
-			}
-			if (s.Recorded != nil) != tt.recStored || (d.Recorded != nil) != tt.recDisp {
-				t.Errorf("recorded %v, %v; want %v, %v", s.Recorded != nil, d.Recorded != nil, tt.recStored, tt.recDisp)
-			}
-			if s.Why != tt.whyStored || d.Why != tt.whyDisp {
-				t.Errorf("why %q, %q; want %q, %q", s.Why, d.Why, tt.whyStored, tt.whyDisp)
-			}
-		})
-	}
-}
 
 func TestStatFlagsMissingCopies(t *testing.T) {
 	dir := t.TempDir()

@@ -16,6 +16,12 @@ import (
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
+// This file is everything verify believes about a frame before it reads a
+// copy: which frames exist (the raw folder and the ledger), what the ledger
+// last recorded for each step, and where the two copies should therefore
+// be. The checks ask it through Channel.Frame and nothing else, so that the
+// judge package can take its place.
+
 // Channel is what the raw folder and the ledger know of one channel. The
 // ledger is read, never opened: opening creates it and cuts a torn last
 // line, and verify changes nothing.
@@ -36,7 +42,7 @@ type Channel struct {
 // absent: a channel with neither simply has no files.
 func LoadChannel(l frame.Layout, name string) (*Channel, error) {
 	c := &Channel{Name: name, layout: l, raw: map[string]frame.Name{}, state: map[string]map[string]ledger.Event{}, stored: map[string][]string{}}
-	entries, err := os.ReadDir(filepath.Join(l.DataDir, name))
+	entries, err := os.ReadDir(c.RawDir())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("raw folder: %w", err)
 	}
@@ -61,6 +67,15 @@ func LoadChannel(l frame.Layout, name string) (*Channel, error) {
 	return c, nil
 }
 
+// RawDir is the channel's raw folder.
+func (c *Channel) RawDir() string { return filepath.Join(c.layout.DataDir, c.Name) }
+
+// LedgerPath is the channel's ledger folder.
+func (c *Channel) LedgerPath() string { return ledger.Dir(c.layout.StateDir, c.Name) }
+
+// ledgerDir is the folder of every channel's ledger.
+func ledgerDir(l frame.Layout) string { return filepath.Dir(ledger.Path(l.StateDir, "x")) }
+
 // State is the latest ledger event of each step for file; empty if the
 // ledger does not know it.
 func (c *Channel) State(file string) map[string]ledger.Event {
@@ -80,6 +95,81 @@ func (c *Channel) HasRaw(file string) bool {
 func (c *Channel) Knows(file string) bool {
 	_, ok := c.state[file]
 	return ok || c.HasRaw(file)
+}
+
+// FrameState is what the raw folder and the ledger say of one frame.
+type FrameState struct {
+	Name   frame.Name
+	HasRaw bool
+	// Ledger is the latest event of each step; empty if the ledger does not
+	// know the frame.
+	Ledger map[string]ledger.Event
+	// Stored and Dispatched are where the copies should be (see Locate).
+	Stored, Dispatched Copy
+}
+
+// Frame says what state n is in, as far as the raw folder and the ledger
+// tell: whether its raw file is there, the ledger's latest events, and
+// where its copies should be.
+func (c *Channel) Frame(n frame.Name) FrameState {
+	st := FrameState{Name: n, HasRaw: c.HasRaw(n.Base), Ledger: c.State(n.Base)}
+	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
+	return st
+}
+
+// Copy is where one of a file's two copies should be, and what the ledger
+// says of it.
+type Copy struct {
+	Step string // ledger.StepStore or ledger.StepDispatch
+	Path string
+	// Recorded is the ledger's latest event for the step, if that event
+	// says the copy was made; the copy must then match its out_sha256.
+	Recorded *ledger.Event
+	// Why is the ledger's account of a copy it did not make ("dispatch
+	// pending: …"), or "" if it has none.
+	Why string
+}
+
+// Name is how reports refer to the copy.
+func (c Copy) Name() string {
+	if c.Step == ledger.StepDispatch {
+		return "dispatched copy"
+	}
+	return "stored copy"
+}
+
+// Locate returns where n's stored and dispatched copies should be: where the
+// ledger last put them (a collision may have sent them to the UNIQNAME),
+// else where the layout puts them.
+func Locate(l frame.Layout, n frame.Name, state map[string]ledger.Event) (stored, dispatched Copy) {
+	stored = locate(ledger.StepStore, l.Stored(n), state)
+	dispatched = locate(ledger.StepDispatch, l.Dispatched(n), state)
+	if stored.Recorded == nil && stored.Why == "" {
+		if ev, ok := state[ledger.StepCondition]; ok && !ev.Done() {
+			stored.Why = "condition " + ev.Status + ": " + ev.Reason
+		}
+	}
+	if dispatched.Recorded == nil && dispatched.Why == "" && stored.Why != "" {
+		dispatched.Why = "not stored"
+	}
+	return stored, dispatched
+}
+
+func locate(step, usual string, state map[string]ledger.Event) Copy {
+	c := Copy{Step: step, Path: usual}
+	ev, ok := state[step]
+	switch {
+	case !ok:
+	case ev.Done() && ev.Dest != "":
+		c.Path = ev.Dest
+		c.Recorded = &ev
+	default:
+		c.Why = step + " " + ev.Status
+		if ev.Reason != "" {
+			c.Why += ": " + ev.Reason
+		}
+	}
+	return c
 }
 
 // names is every raw file name of the channel that the raw folder or the
@@ -238,7 +328,7 @@ func Channels(l frame.Layout) ([]string, error) {
 			set[e.Name()] = true
 		}
 	}
-	ledgers, err := os.ReadDir(filepath.Dir(ledger.Path(l.StateDir, "x")))
+	ledgers, err := os.ReadDir(ledgerDir(l))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("ledger folder: %w", err)
 	}
