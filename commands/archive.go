@@ -78,13 +78,19 @@ func dispatchCommand(version string) *cli.Command {
 			"a temporary file, its SHA-256 checked against the stored copy before the rename, then\n" +
 			"<CHAN>.new replaced atomically. FILE is a raw or stored file name; --night takes every file\n" +
 			"stored for that observing night. A destination that is missing, full or hung leaves the\n" +
-			"dispatch pending in the ledger, for the sweep or listen to retry.",
+			"dispatch pending in the ledger, for the sweep or listen to retry. A copy the archive took from\n" +
+			"repoDir (delivered, then gone) is sent again only with --redeliver.",
 		Flags: withConfigFlags(
 			dryRunFlag, jsonFlag,
 			&cli.StringSliceFlag{Name: "night", Usage: "every file stored for observing night `CCYYMMDD` (repeatable)"},
+			redeliverFlag,
 		),
 		Action: func(c *cli.Context) error {
-			return deliverAction(c, version, deliver.DispatchOnly, func(cfg *config.Config) ([]string, error) {
+			mode := deliver.DispatchOnly
+			if c.Bool(redeliverFlag.Name) {
+				mode |= deliver.Redeliver
+			}
+			return deliverAction(c, version, mode, func(cfg *config.Config) ([]string, error) {
 				names := c.Args().Slice()
 				for i, n := range names {
 					names[i] = filepath.Base(n)

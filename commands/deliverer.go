@@ -50,6 +50,7 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 		ConfigHash: cfg.ProcessingHash(),
 		Log:        log,
 		Twin:       twin,
+		Consumed:   cfg.Repo.Consumed,
 	}, conditioner{withRawHash(processing(cfg, version))})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)

@@ -31,6 +31,9 @@ var (
 	dryRunFlag = &cli.BoolFlag{
 		Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would be done and change nothing",
 	}
+	redeliverFlag = &cli.BoolFlag{
+		Name: "redeliver", Usage: "send again the newdata copies the archive took (delivered, then gone)",
+	}
 	jobsFlag = &cli.IntFlag{
 		Name: "jobs", Aliases: []string{"j"}, Usage: "files processed at once (default: jobs from the config)",
 	}

@@ -34,6 +34,11 @@ func sweepCommand(version string) *cli.Command {
 			"the ledger's), remove temporary files older than an hour, and report files the ledger knows whose\n" +
 			"raw file is gone. A damaged copy of ours is removed before it is made again. Raw files younger than\n" +
 			"sweep.minAge are left to the datagrams. A sweep over an intact night reads no file.\n\n" +
+			"A newdata copy that was delivered and is gone was taken by the archive: it is counted, not sent\n" +
+			"again, unless --redeliver is given or delivery.repo.consumed is N. A raw file that cannot be\n" +
+			"conditioned is listed as FAILED with the reason; it is tried again at most three times, then left\n" +
+			"until it changes. A raw file replaced by another under the same name is a new exposure: it is\n" +
+			"delivered under its UNIQNAME, and the ledger keeps both.\n\n" +
 			"The nights in scope are those named with --night and those of files written within --since; with\n" +
 			"neither, the current and previous observing night under both the UTC and the local noon-to-noon\n" +
 			"conventions (spec 2.1, on the servers' US/Arizona clock).\n\n" +
@@ -50,6 +55,7 @@ func sweepCommand(version string) *cli.Command {
 			&cli.DurationFlag{Name: "since", Usage: "sweep the nights of files written in the last `DURATION` (e.g. 72h)"},
 			&cli.DurationFlag{Name: "wait", Usage: "if another sweep holds the lock, wait up to `DURATION` for it"},
 			&cli.StringFlag{Name: "schedule", Usage: "keep running and sweep on the cron schedule `SPEC` (default: sweep.schedule; \"\": once)"},
+			redeliverFlag,
 		),
 		Action: func(c *cli.Context) error {
 			ctx, cfg, err := setup(c)
@@ -71,6 +77,7 @@ func sweepCommand(version string) *cli.Command {
 			o.Progress = progress.IsTerminal(os.Stderr)
 			o.Run.DryRun = c.Bool(dryRunFlag.Name)
 			o.Run.Wait = c.Duration("wait")
+			o.Run.Redeliver = c.Bool(redeliverFlag.Name)
 			if err := o.check(); err != nil {
 				return err
 			}
@@ -257,6 +264,9 @@ func printSweep(w io.Writer, asJSON bool, sum sweep.Summary) error {
 	for _, f := range sum.Deferred {
 		fmt.Fprintf(w, "%-16s %s: younger than sweep.minAge, left to the datagrams\n", "deferred", f)
 	}
+	for _, f := range sum.FailedRaw {
+		fmt.Fprintf(w, "%-16s %s\n", "FAILED", f)
+	}
 	for _, p := range sum.Problems {
 		fmt.Fprintf(w, "%-16s %s\n", "PROBLEM", p)
 	}
@@ -275,6 +285,7 @@ func printSweep(w io.Writer, asJSON bool, sum sweep.Summary) error {
 	default:
 		fmt.Fprintf(w, "%s: %d actions (%s), %d failed", head, len(sum.Actions), strings.Join(counts, ", "), sum.Failed)
 	}
-	fmt.Fprintf(w, "; %d deferred, %d known lost, %d problems\n", len(sum.Deferred), len(sum.KnownLost), len(sum.Problems))
+	fmt.Fprintf(w, "; %d deferred, %d known lost, %d taken by the archive, %d failed raw files, %d problems\n",
+		len(sum.Deferred), len(sum.KnownLost), len(sum.Taken), len(sum.FailedRaw), len(sum.Problems))
 	return nil
 }

@@ -152,8 +152,13 @@ func TestSweepNight(t *testing.T) {
 
 	root := filepath.Dir(s.cfg.Paths.DataDir)
 	before := testtree.State(t, root)
+	// The deleted copies count as taken by the archive unless --redeliver.
 	dry := s.options()
 	dry.Run.DryRun = true
+	if plan, err := s.sweepJSON(dry); err != nil || len(plan.Taken) != 5 || counts(plan) != "store=30 dispatch=0 redispatch=3 lost=0 clean=0 failed=0" {
+		t.Fatalf("dry run: %s, %d taken, %v", counts(plan), len(plan.Taken), err)
+	}
+	dry.Run.Redeliver = true
 	plan, err := s.sweepJSON(dry)
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
@@ -178,7 +183,9 @@ func TestSweepNight(t *testing.T) {
 		t.Fatalf("verify before the sweep: status %d, %v\n%s", exitcode.Code(err), err, out)
 	}
 
-	sum, err := s.sweepJSON(s.options())
+	redeliver := s.options()
+	redeliver.Run.Redeliver = true
+	sum, err := s.sweepJSON(redeliver)
 	if err != nil || counts(sum) != want {
 		t.Fatalf("sweep: %s (want %s): %v", counts(sum), want, err)
 	}

@@ -45,6 +45,7 @@ func verifyCommand(version string) *cli.Command {
 			&cli.StringSliceFlag{Name: "channel", Usage: "verify the channel `CHAN`, e.g. mods1b (repeatable; default: every channel found)"},
 			&cli.BoolFlag{Name: "deep", Usage: "also recompute MERGED from the raw file and compare it bit for bit"},
 			&cli.BoolFlag{Name: "fix", Usage: "hand what can be repaired to the delivery path, then verify it again"},
+			redeliverFlag,
 		),
 		Action: func(c *cli.Context) error {
 			ctx, cfg, err := setup(c)
@@ -54,15 +55,17 @@ func verifyCommand(version string) *cli.Command {
 			log := logx.From(ctx)
 			return runVerify(ctx, verifyOptions{
 				Options: verify.Options{
-					Layout:   layout(cfg),
-					Nights:   c.StringSlice("night"),
-					Channels: c.StringSlice("channel"),
-					Files:    c.Args().Slice(),
-					Deep:     c.Bool("deep"),
-					Fix:      c.Bool("fix"),
-					Jobs:     cfg.Jobs,
-					Proc:     processing(cfg, version),
-					Version:  version,
+					Layout:    layout(cfg),
+					Nights:    c.StringSlice("night"),
+					Channels:  c.StringSlice("channel"),
+					Files:     c.Args().Slice(),
+					Deep:      c.Bool("deep"),
+					Fix:       c.Bool("fix"),
+					Redeliver: c.Bool(redeliverFlag.Name),
+					Consumed:  cfg.Repo.Consumed,
+					Jobs:      cfg.Jobs,
+					Proc:      processing(cfg, version),
+					Version:   version,
 					Deliverer: func() (*deliver.Deliverer, error) {
 						if err := makeDefaultDirs(cfg); err != nil {
 							return nil, err
@@ -153,6 +156,9 @@ func printVerify(w io.Writer, asJSON bool, rep verify.Report) error {
 		fmt.Fprintf(&b, "%s %s", r.Status, r.File)
 		if len(r.Problems) > 0 {
 			b.WriteString(": " + strings.Join(r.Problems, "; "))
+		}
+		if len(r.Notes) > 0 {
+			b.WriteString(" (" + strings.Join(r.Notes, "; ") + ")")
 		}
 		if r.Before != 0 {
 			if len(r.Fixed) > 0 {

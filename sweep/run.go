@@ -35,18 +35,11 @@ type Options struct {
 	Lock *Lock
 	Wait time.Duration
 	// RepoTimeout bounds stalls of file operations in repoDir, which may
-	// be a dead NFS mount, and ProcTimeout those in the raw folders and
-	// the store; 0 waits for ever.
-	RepoTimeout, ProcTimeout time.Duration
-	// Watcher knows the folders where a file operation is stuck: share the
-	// Deliverer's. nil makes one for this sweep.
-	Watcher *stall.Watcher
-	// Consumed says repoDir's copies are taken by a consumer (the
-	// archive), so a delivered copy that is gone is not sent again unless
-	// Redeliver asks for it.
-	Consumed, Redeliver bool
-	// Retry paces the conditioning of raw files that failed.
-	Retry judge.Retry
+	// be a dead NFS mount; 0 waits for ever. A Deliverer that has
+	// JudgeOptions gives the timeouts of every folder itself.
+	RepoTimeout time.Duration
+	// Redeliver sends again the copies the archive took from repoDir.
+	Redeliver bool
 	// Version is dataman's version, for the ledger lines a sweep writes.
 	Version string
 	// Now is the clock; nil is time.Now.
@@ -120,11 +113,17 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}()
 	}
 
-	j := judge.New(judge.Options{
-		Layout: o.Deliverer.Layout(), FS: o.FS, Watcher: o.Watcher,
-		RawTimeout: o.ProcTimeout, ProcTimeout: o.ProcTimeout, RepoTimeout: o.RepoTimeout,
-		MinAge: o.MinAge, Retry: o.Retry, Consumed: o.Consumed, Redeliver: o.Redeliver, Now: o.Now,
-	})
+	jo := judge.Options{Layout: o.Deliverer.Layout(), RepoTimeout: o.RepoTimeout}
+	if d, ok := o.Deliverer.(interface{ JudgeOptions() judge.Options }); ok {
+		// The delivery path's own view: its folders' timeouts, its stuck
+		// folders, whether repoDir has a consumer, its retry pacing.
+		jo = d.JudgeOptions()
+	}
+	if o.FS != nil {
+		jo.FS = o.FS
+	}
+	jo.MinAge, jo.Redeliver, jo.Now = o.MinAge, o.Redeliver, o.Now
+	j := judge.New(jo)
 	v, err := j.Nights(ctx, nights)
 	if err != nil {
 		return Summary{}, err
@@ -146,7 +145,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 
 	a := &applier{d: o.Deliverer, lay: o.Deliverer.Layout(), timeout: o.RepoTimeout, version: o.Version,
-		now: o.Now, log: o.Log, ledgers: map[string]*ledger.Ledger{}, watcher: o.Watcher, redeliver: o.Redeliver}
+		now: o.Now, log: o.Log, ledgers: map[string]*ledger.Ledger{}, watcher: jo.Watcher, redeliver: o.Redeliver}
 	if a.watcher == nil {
 		a.watcher = &stall.Watcher{}
 	}

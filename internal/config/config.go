@@ -79,6 +79,10 @@ type Destination struct {
 	Collision Policy        // <dest>.collision
 	MinFree   int64         // <dest>.minFree: bytes; 0 turns the check off
 	Timeout   time.Duration // <dest>.timeout: for each file operation
+	// Consumed (delivery.repo.consumed only): a consumer, the archive,
+	// takes the copies away, so a delivered copy that is gone was taken and
+	// is not sent again unless asked (--redeliver).
+	Consumed bool
 }
 
 // Retry is the back-off for failed deliveries: Initial, doubling up to Max.

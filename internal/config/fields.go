@@ -62,6 +62,7 @@ var fields = []field{
 	policyField("delivery.repo.collision", func(c *Config) *Policy { return &c.Repo.Collision }),
 	sizeField("delivery.repo.minFree", func(c *Config) *int64 { return &c.Repo.MinFree }),
 	durationField("delivery.repo.timeout", 1, func(c *Config) *time.Duration { return &c.Repo.Timeout }),
+	flagField("delivery.repo.consumed", func(c *Config) *bool { return &c.Repo.Consumed }),
 	durationField("delivery.retry.initial", 1, func(c *Config) *time.Duration { return &c.Retry.Initial }),
 	durationField("delivery.retry.max", 1, func(c *Config) *time.Duration { return &c.Retry.Max }),
 

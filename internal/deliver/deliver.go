@@ -223,15 +223,24 @@ func New(opts Options, c Conditioner) (*Deliverer, error) {
 	if fsys == nil {
 		fsys = judge.OSFS{}
 	}
-	d.judge = judge.New(judge.Options{
-		Layout: opts.Layout, FS: faultFS{fsys, d}, Watcher: d.watcher,
-		RawTimeout: opts.Proc.Timeout, ProcTimeout: opts.Proc.Timeout, RepoTimeout: opts.Repo.Timeout,
-		Retry: opts.Retry, Consumed: opts.Consumed, Now: d.now,
-	})
+	jo := d.JudgeOptions()
+	jo.FS = faultFS{fsys, d}
+	d.judge = judge.New(jo)
 	return d, nil
 }
 
-// frame.Layout is the layout the Deliverer writes, with absolute paths.
+// JudgeOptions are the options of the Deliverer's judge, for a sweep or
+// a view that should see the folders as the delivery path does: the same
+// timeouts, the same stuck folders, the same consumer of repoDir.
+func (d *Deliverer) JudgeOptions() judge.Options {
+	return judge.Options{
+		Layout: d.opts.Layout, FS: d.opts.FS, Watcher: d.watcher,
+		RawTimeout: d.opts.Proc.Timeout, ProcTimeout: d.opts.Proc.Timeout, RepoTimeout: d.opts.Repo.Timeout,
+		Retry: d.opts.Retry, Consumed: d.opts.Consumed, Now: d.now,
+	}
+}
+
+// Layout is the layout the Deliverer writes, with absolute paths.
 func (d *Deliverer) Layout() frame.Layout { return d.opts.Layout }
 
 // Close closes the ledgers. File operations still blocked on a dead mount

@@ -737,3 +737,17 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Index groups events, in order, into each file's generations, as a
+// ledger does when it reads them.
+func Index(events []Event) map[string]FileHistory {
+	n := &nightLog{files: map[string]*history{}}
+	for _, ev := range events {
+		n.apply(ev)
+	}
+	out := make(map[string]FileHistory, len(n.files))
+	for f, h := range n.files {
+		out[f] = FileHistory{Generations: h.clone(), Current: h.cur}
+	}
+	return out
+}

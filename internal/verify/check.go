@@ -1,18 +1,27 @@
 package verify
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 
 	"github.com/obsdata/dataman/fits"
+	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
 // checkFile verifies one frame's copies. It only reads.
 func checkFile(o Options, st FrameState) Result {
-	r := Result{File: st.Name.Base, Status: OK}
+	r := Result{File: st.Label, Status: OK}
 	stored, dispatched := st.Stored, st.Dispatched
 	si, haveStored := stored.Stat(&r)
-	di, haveDispatched := dispatched.Stat(&r)
+	var di os.FileInfo
+	haveDispatched := false
+	if st.taken() {
+		r.Notes = append(r.Notes, "the archive took the dispatched copy "+dispatched.Path)
+	} else {
+		di, haveDispatched = dispatched.Stat(&r)
+	}
 	for _, fi := range []os.FileInfo{si, di} {
 		if fi != nil {
 			r.Bytes += fi.Size()
@@ -151,4 +160,18 @@ func deepCheck(o Options, r *Result, st FrameState, c Copy, hdus []*fits.HDU) {
 	case d != "":
 		r.Flag(Differs, "--deep: %s: %s", c.Name(), d)
 	}
+}
+
+// taken reports a dispatched copy that was delivered and is gone from a
+// repoDir with a consumer: the judge's rule, not a problem.
+func (st FrameState) taken() bool {
+	d := st.Dispatched
+	if d.Recorded == nil {
+		return false
+	}
+	_, err := os.Lstat(d.Path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	return judge.JudgeNewdata(*d.Recorded, judge.Seen{}, st.Ledger[ledger.StepStore], st.Consumed).State == judge.Taken
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+
+	"github.com/obsdata/dataman/internal/judge"
 )
 
 // Stat reports whether the copy exists. A missing copy is flagged on r with
@@ -44,8 +46,17 @@ func (c Copy) CheckLedger(r *Result, sum Sum) {
 		r.Flag(Differs, "%s: %s", c.Name(), what)
 		return
 	}
-	ev := c.Recorded
-	if ev.OutSHA256 != "" && ev.OutSHA256 != sum.SHA256 || ev.OutSize != 0 && ev.OutSize != sum.Size {
+	ev := *c.Recorded
+	// The judge's rule for a copy read whole: its size and SHA-256 against
+	// the record (a record without them cannot be held against the copy).
+	seen := judge.Seen{Exists: true, Regular: true, Size: sum.Size, MTime: ev.MTime, SHA256: sum.SHA256}
+	if ev.OutSize == 0 {
+		seen.Size = 0
+	}
+	if ev.OutSHA256 == "" {
+		seen.SHA256 = ""
+	}
+	if judge.JudgeCopy(ev, seen, c.Name()).State == judge.Damaged {
 		r.redo(c.Step, true)
 		r.Flag(Differs, "%s: sha256 %s (%d bytes), the ledger recorded %s (%d bytes)",
 			c.Name(), short(sum.SHA256), sum.Size, short(ev.OutSHA256), ev.OutSize)

@@ -25,6 +25,10 @@ func repair(ctx context.Context, o Options, sel *selection, results []Result) er
 			continue
 		}
 		results[i].Before, results[i].BeforeWhat = r.Status, r.Problems
+		if sel.targets[i].gen >= 0 {
+			results[i].FixError = "an earlier exposure: its raw file was replaced by another of the same name"
+			continue
+		}
 		if slices.Contains(r.Redo, ledger.StepStore) && !sel.targets[i].state().HasRaw {
 			results[i].FixError = "the stored copy must be made again and the raw file is gone"
 			continue
@@ -45,7 +49,11 @@ func repair(ctx context.Context, o Options, sel *selection, results []Result) er
 	bar := o.Progress("repairing", len(todo))
 	workers.ForEach(ctx, len(todo), o.Jobs, func(k int) {
 		i := todo[k]
-		rep, err := d.Ensure(ctx, sel.targets[i].n.Base, deliver.Deliver)
+		how := deliver.Deliver
+		if o.Redeliver {
+			how |= deliver.Redeliver
+		}
+		rep, err := d.Ensure(ctx, sel.targets[i].n.Base, how)
 		results[i].Fixed = rep.Actions
 		if err != nil {
 			results[i].FixError = err.Error()

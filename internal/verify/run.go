@@ -27,6 +27,11 @@ type Options struct {
 	Files    []string // raw file names; their directories do not count
 	Deep     bool
 	Fix      bool
+	// Redeliver, with Fix, sends again the copies the archive took.
+	Redeliver bool
+	// Consumed: repoDir has a consumer (delivery.repo.consumed), so a
+	// delivered copy gone from it was taken, which is no problem.
+	Consumed bool
 	Jobs     int
 	// Proc recomputes MERGED for Deep; its MakeOTM says whether a
 	// conditioned file must have a MERGED extension at all.
@@ -172,13 +177,32 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	return rep, nil
 }
 
-// target is one raw file to verify.
+// target is one raw file to verify, or an earlier exposure under its name
+// (gen >= 0).
 type target struct {
-	n  frame.Name
-	ch *Channel
+	n        frame.Name
+	ch       *Channel
+	gen      int
+	consumed bool
 }
 
-func (t target) state() FrameState { return t.ch.Frame(t.n) }
+func (t target) state() FrameState {
+	st := t.ch.Frame(t.n)
+	if t.gen >= 0 {
+		st = t.ch.FrameOf(t.n, t.gen)
+	}
+	st.Consumed = t.consumed
+	return st
+}
+
+// withEarlier adds to targets the earlier exposures of the last one's name.
+func withEarlier(targets []target) []target {
+	t := targets[len(targets)-1]
+	for _, g := range t.ch.Earlier(t.n.Base) {
+		targets = append(targets, target{n: t.n, ch: t.ch, gen: g, consumed: t.consumed})
+	}
+	return targets
+}
 
 // selection is what verify looks at: the files, and for nights the folders
 // that may hold extra copies.
@@ -218,7 +242,7 @@ func selectFiles(o Options) (*selection, error) {
 			if err != nil {
 				return nil, err
 			}
-			sel.targets = append(sel.targets, target{n, ch})
+			sel.targets = withEarlier(append(sel.targets, target{n: n, ch: ch, gen: -1, consumed: o.Consumed}))
 		}
 		return sel, nil
 	}
@@ -247,7 +271,7 @@ func selectFiles(o Options) (*selection, error) {
 		sel.nights[name] = slices.Compact(slices.Sorted(slices.Values(nights)))
 		for _, night := range sel.nights[name] {
 			for _, n := range ch.Files(night) {
-				sel.targets = append(sel.targets, target{n, ch})
+				sel.targets = withEarlier(append(sel.targets, target{n: n, ch: ch, gen: -1, consumed: o.Consumed}))
 			}
 		}
 	}

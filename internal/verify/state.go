@@ -36,6 +36,7 @@ type Channel struct {
 	// once when first needed: repoDir is shared by every instrument.
 	repo   []string
 	stored map[string][]string
+	hist   map[string]ledger.FileHistory // generations, by file
 }
 
 // LoadChannel reads the channel's raw folder and ledger. Either may be
@@ -56,13 +57,9 @@ func LoadChannel(l frame.Layout, name string) (*Channel, error) {
 		return nil, err
 	}
 	c.Problems = problems
-	for _, ev := range events {
-		steps := c.state[ev.File]
-		if steps == nil {
-			steps = map[string]ledger.Event{}
-			c.state[ev.File] = steps
-		}
-		steps[ev.Step] = ev
+	c.hist = ledger.Index(events)
+	for file, h := range c.hist {
+		c.state[file] = h.Generations[h.Current].Steps
 	}
 	return c, nil
 }
@@ -97,10 +94,31 @@ func (c *Channel) Knows(file string) bool {
 	return ok || c.HasRaw(file)
 }
 
+// Earlier lists the generations of file other than the current one: the
+// exposures a raw file of the same name has since replaced, each with the
+// copies the ledger recorded for it.
+func (c *Channel) Earlier(file string) []int {
+	h, ok := c.hist[file]
+	if !ok {
+		return nil
+	}
+	var out []int
+	for i, g := range h.Generations {
+		if i != h.Current && (g.Steps[ledger.StepStore].Done() || g.Steps[ledger.StepDispatch].Done()) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // FrameState is what the raw folder and the ledger say of one frame.
 type FrameState struct {
 	Name   frame.Name
+	Label  string // how results name it: the file, or the file and which exposure
 	HasRaw bool
+	// Consumed: repoDir has a consumer, so a delivered copy gone from it
+	// was taken (delivery.repo.consumed).
+	Consumed bool
 	// Ledger is the latest event of each step; empty if the ledger does not
 	// know the frame.
 	Ledger map[string]ledger.Event
@@ -112,7 +130,17 @@ type FrameState struct {
 // tell: whether its raw file is there, the ledger's latest events, and
 // where its copies should be.
 func (c *Channel) Frame(n frame.Name) FrameState {
-	st := FrameState{Name: n, HasRaw: c.HasRaw(n.Base), Ledger: c.State(n.Base)}
+	st := FrameState{Name: n, Label: n.Base, HasRaw: c.HasRaw(n.Base), Ledger: c.State(n.Base)}
+	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
+	return st
+}
+
+// FrameOf is Frame for generation gen of n's history: an earlier exposure,
+// whose raw file was replaced by another of the same name.
+func (c *Channel) FrameOf(n frame.Name, gen int) FrameState {
+	g := c.hist[n.Base].Generations[gen]
+	st := FrameState{Name: n, Ledger: g.Steps,
+		Label: fmt.Sprintf("%s (earlier exposure, raw sha256 %s)", n.Base, short(g.RawSHA256))}
 	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
 	return st
 }
@@ -274,6 +302,13 @@ func (c *Channel) Extras(night string) ([]string, error) {
 	for _, n := range c.names() {
 		s, d := Locate(c.layout, n, c.State(n.Base))
 		expected[s.Path], expected[d.Path] = true, true
+		for _, g := range c.hist[n.Base].Generations {
+			for _, step := range []string{ledger.StepStore, ledger.StepDispatch} {
+				if ev := g.Steps[step]; ev.Done() && ev.Dest != "" {
+					expected[ev.Dest] = true
+				}
+			}
+		}
 	}
 	var out []string
 	stored, err := c.storedIn(night)

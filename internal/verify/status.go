@@ -81,6 +81,7 @@ type Result struct {
 	Dispatched string   // the dispatched copy checked, if there is one
 	SHA256     string   // of the stored copy, else the dispatched one
 	Bytes      int64    // size of the files read to reach the verdict
+	Notes      []string // what is worth saying of a file that is fine (a copy the archive took)
 
 	// Redo lists the ledger steps (store, dispatch) the delivery path
 	// must do again to repair the file: a copy missing, damaged, or not
@@ -125,6 +126,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Status     Status   `json:"status"`
 		State      string   `json:"state"`
 		Problems   []string `json:"problems,omitempty"`
+		Notes      []string `json:"notes,omitempty"`
 		Stored     string   `json:"stored,omitempty"`
 		Dispatched string   `json:"dispatched,omitempty"`
 		SHA256     string   `json:"sha256,omitempty"`
@@ -134,7 +136,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Before     *Status  `json:"before,omitempty"`
 		BeforeWhat []string `json:"before_problems,omitempty"`
 	}
-	o := out{File: r.File, Status: Worse(r.Status, OK), State: r.Status.Word(), Problems: r.Problems,
+	o := out{File: r.File, Status: Worse(r.Status, OK), State: r.Status.Word(), Problems: r.Problems, Notes: r.Notes,
 		Stored: r.Stored, Dispatched: r.Dispatched, SHA256: r.SHA256, Bytes: r.Bytes,
 		Fixed: r.Fixed, FixError: r.FixError, BeforeWhat: r.BeforeWhat}
 	if r.Before != 0 {
