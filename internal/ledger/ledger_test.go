@@ -534,7 +534,7 @@ func TestMigrate(t *testing.T) {
 	for night := range 3 {
 		for seq := range 100 {
 			f := fmt.Sprintf("mods1b.2026011%d.%04d.fits", night+1, seq+1)
-			b.WriteString(Format(Event{File: f, Step: StepCondition, Status: StatusOK, RawSHA256: "r" + f}) + "\n")
+			b.WriteString(Format(Event{File: f, Step: StepCondition, Status: StatusOK, RawSHA256: "r" + f, Time: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}) + "\n")
 			b.WriteString(Format(Event{File: f, Step: StepStore, Status: StatusFailed}) + "\n")
 			b.WriteString(Format(Event{File: f, Step: StepStore, Status: StatusOK, Dest: "/p/" + f}) + "\n")
 			want = append(want, f)
@@ -579,6 +579,11 @@ func TestMigrate(t *testing.T) {
 	events, _, _ := Read(NightPath(state, "mods1b", "20260112"))
 	if len(events) != 200 {
 		t.Fatalf("%d events in a migrated night, want 200", len(events))
+	}
+	// A migrated night keeps the time of its last event, so that it is not
+	// taken for a night at work.
+	if recent, _ := l.NightsSince(time.Now().Add(-time.Hour)); len(recent) != 0 {
+		t.Fatalf("migrated nights look recent: %v", recent)
 	}
 	// A second Open finds nothing to migrate.
 	l2, err := Open(state, "mods1b")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
 )
@@ -80,10 +81,23 @@ func (l *Ledger) mergeNight(night, spilled string) error {
 		return err
 	}
 	var b strings.Builder
+	var last time.Time
 	for _, ev := range Compacted(append(events, more...)) {
 		b.WriteString(Format(ev) + "\n")
+		if ev.Time.After(last) {
+			last = ev.Time
+		}
 	}
-	return atomicfile.WriteFile(path, []byte(b.String()), 0o644)
+	if err := atomicfile.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	// The file's time is its last event's, as if it had been written all
+	// along: NightsSince, which finds the nights still at work, must not
+	// take a migrated night of years ago for one of today.
+	if !last.IsZero() {
+		return os.Chtimes(path, last, last)
+	}
+	return nil
 }
 
 // spill sorts a stream of lines into one temporary file per night, keeping
