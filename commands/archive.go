@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -242,6 +241,7 @@ type ensurer interface {
 func runDelivery(ctx context.Context, d ensurer, o deliveryOptions, stdout, stderr io.Writer) error {
 	log := logx.From(ctx)
 	results := make([]deliveryResult, len(o.Names))
+	done := make([]bool, len(o.Names))
 	bar := progress.New(stderr, o.Progress, len(o.Names), o.Verb)
 	forEach(ctx, len(o.Names), o.Jobs, func(i int) {
 		start := time.Now()
@@ -251,35 +251,38 @@ func runDelivery(ctx context.Context, d ensurer, o deliveryOptions, stdout, stde
 		switch {
 		case err == nil:
 			r.OK = true
-			level := slog.LevelInfo
-			if o.Progress {
-				level = slog.LevelDebug
-			}
-			log.Log(ctx, level, o.Verb, "file", o.Names[i], "actions", strings.Join(rep.Actions, "; "),
+			log.Debug(o.Verb, "file", o.Names[i], "actions", strings.Join(rep.Actions, "; "),
 				"condition", rep.Timings.Condition, "store", rep.Timings.Store, "dispatch", rep.Timings.Dispatch)
 		case errors.Is(err, deliver.ErrPending):
-			r.Error = err.Error() // the deliverer logs it
-		default:
 			r.Error = err.Error()
-			log.Error(o.Verb+" failed", "file", o.Names[i], "err", err)
+		default:
+			// Said once, as it happens, above the progress bar; the
+			// summary counts it.
+			r.Error = err.Error()
+			if !o.JSON {
+				PrintError(stderr, err)
+			}
 		}
-		results[i] = r
+		results[i], done[i] = r, true
 		bar.Add(1)
 	})
 	bar.Done()
-	failed, pending := 0, 0
-	for _, r := range results {
+	failed, pending, finished := 0, 0, 0
+	for i, r := range results {
 		switch {
+		case !done[i]:
+			continue
 		case r.Pending:
 			pending++
 		case !r.OK:
 			failed++
 		}
+		finished++
 	}
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := enc.Encode(results[:finished]); err != nil {
 			return err
 		}
 	} else {
@@ -287,31 +290,26 @@ func runDelivery(ctx context.Context, d ensurer, o deliveryOptions, stdout, stde
 		if o.Mode&deliver.DryRun != 0 {
 			dry = " (dry run: nothing changed)"
 		}
-		for _, r := range results {
+		for i, r := range results {
 			switch {
+			case !done[i] || !r.OK && !r.Pending:
 			case r.Pending:
 				msg := r.Error
 				if msg == "" {
 					msg = r.File + ": " + strings.Join(r.Actions, "; ")
 				}
 				fmt.Fprintf(stdout, "PENDING %s\n", msg)
-			case r.OK:
-				fmt.Fprintf(stdout, "ok      %s: %s\n", r.File, strings.Join(r.Actions, "; "))
 			default:
-				fmt.Fprintf(stdout, "FAILED  %s\n", r.Error)
+				fmt.Fprintf(stdout, "ok      %s: %s\n", r.File, strings.Join(r.Actions, "; "))
 			}
 		}
-		fmt.Fprintf(stdout, "%s: %d files, %d ok, %d pending, %d failed%s\n", o.Verb, len(results), len(results)-failed-pending, pending, failed, dry)
+		fmt.Fprintf(stdout, "%s: %d files, %d ok, %d pending, %d failed%s\n", o.Verb, finished, finished-failed-pending, pending, failed, dry)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: stopped by a signal after %d of %d files; run it again to do the rest (files done are left alone)",
+			o.Verb, finished, len(o.Names))
 	}
 	if failed+pending > 0 {
-		for _, r := range results {
-			if !r.OK && r.Error != "" {
-				PrintError(stderr, errors.New(r.Error))
-			}
-		}
 		return exitcode.Silent(exitcode.Failure)
 	}
 	return nil

@@ -32,7 +32,7 @@ func conditionCommand(version string) *cli.Command {
 			"The raw file is only read. Conditioning the same raw file twice gives identical bytes. A file\n" +
 			"that is already conditioned is refused. The steps are switched by the processing keys of the config.",
 		Flags: []cli.Flag{
-			configFlag, setFlag, logLevelFlag, jobsFlag, jsonFlag,
+			configFlag, setFlag, logLevelFlag, verboseFlag, jobsFlag, jsonFlag,
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: ".", TakesFile: true, Usage: "write the conditioned files into `DIR`"},
 			&cli.StringFlag{Name: "files-from", TakesFile: true, Usage: "read raw file names from `FILE`, one per line (- for stdin)"},
 		},

@@ -266,7 +266,7 @@ type completionCase struct {
 	asks  bool     // whether the script runs dataman
 }
 
-var configCommandFlags = []string{"--config", "--default", "--help", "--jobs", "--json", "--log-level", "--set"}
+var configCommandFlags = []string{"--config", "--default", "--help", "--jobs", "--json", "--log-level", "--set", "--verbose"}
 
 func completionCases() []completionCase {
 	return []completionCase{
@@ -274,7 +274,7 @@ func completionCases() []completionCase {
 		{[]string{"dataman", "co"}, []string{"condition", "config"}, true},
 		{[]string{"dataman", "config", "--"}, configCommandFlags, true},
 		{[]string{"dataman", "config", "--j"}, []string{"--jobs", "--json"}, true},
-		{[]string{"dataman", "config", "--json", "--"}, []string{"--config", "--default", "--help", "--jobs", "--log-level", "--set"}, true},
+		{[]string{"dataman", "config", "--json", "--"}, []string{"--config", "--default", "--help", "--jobs", "--log-level", "--set", "--verbose"}, true},
 		// After "--" urfave would run the command instead of completing it.
 		{[]string{"dataman", "condition", "--", "x.fits", ""}, nil, false},
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/obsdata/dataman/internal/exitcode"
 	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/logx"
+	"github.com/obsdata/dataman/internal/progress"
 )
 
 // The flags several commands share.
@@ -49,7 +50,17 @@ var (
 // file, a key given on the command line, and the log level, which the
 // config's debug key sets too. setup reads them all, so every command that
 // calls it takes them all, from this one list.
-var configFlags = []cli.Flag{configFlag, setFlag, logLevelFlag, jobsFlag}
+var configFlags = []cli.Flag{configFlag, setFlag, logLevelFlag, verboseFlag, jobsFlag}
+
+// verboseFlag is --log-level debug, short. On a terminal the batch
+// commands log only warnings and errors, above their progress bar, unless
+// asked for more.
+var verboseFlag = &cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the detail of every file (--log-level debug)"}
+
+// batchCommands draw a progress bar on a terminal, where their INFO lines
+// would break it: there they log warnings and errors only, unless -v or
+// --log-level says otherwise.
+var batchCommands = map[string]bool{"archive": true, "dispatch": true, "condition": true, "sweep": true, "verify": true}
 
 // withConfigFlags is the flags of a command that reads the config: the
 // config flags, then its own.
@@ -111,8 +122,19 @@ func loadConfig(c *cli.Context) (context.Context, *config.Config, error) {
 			return nil, nil, exitcode.New(exitcode.Usage, fmt.Errorf("--jobs: %w", err))
 		}
 	}
-	if cfg.Debug && !c.IsSet(logLevelFlag.Name) {
-		level = -4 // slog.LevelDebug: the config's debug flag, as in dataMan
+	switch {
+	case c.Bool(verboseFlag.Name):
+		level = slog.LevelDebug
+	case c.IsSet(logLevelFlag.Name):
+	case cfg.Debug:
+		level = slog.LevelDebug // the config's debug flag, as in dataMan
+	case batchCommands[c.Command.Name] && progress.IsTerminal(os.Stderr):
+		level = slog.LevelWarn
+	}
+	// One writer for every line on stderr, so that a progress bar and the
+	// lines above it never break each other.
+	if _, ok := c.App.ErrWriter.(*progress.Console); !ok {
+		c.App.ErrWriter = progress.NewConsole(c.App.ErrWriter)
 	}
 	log := logx.New(c.App.ErrWriter, level, logx.UnderJournal())
 	warnOldState(log, cfg)

@@ -47,12 +47,11 @@ func listenCommand(version string) *cli.Command {
 			"On quit, SIGTERM or SIGINT it stops reading, finishes the files in progress (for at most\n" +
 			"--stop-timeout), saves the requests not finished in paths.stateDir/requests and exits 0; the\n" +
 			"next start takes them up at once.",
-		Flags: []cli.Flag{
-			configFlag, setFlag, logLevelFlag, jobsFlag,
+		Flags: withConfigFlags(
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` instead of server.ipAddr:server.ipPort (port 0: any free port, see .status)"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 30 * time.Second, Usage: "longest wait for files in progress when stopping"},
 			&cli.StringSliceFlag{Name: "night", Usage: "also sweep observing night `CCYYMMDD` (repeatable; the recent nights always are)"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return exitcode.Usagef("listen takes no arguments")

@@ -202,7 +202,12 @@ func sweepOnce(ctx context.Context, o sweepOptions, stdout, stderr io.Writer) er
 	ro.Nights = slices.Compact(ro.Nights)
 	var bar *progress.Bar
 	ro.OnPlan = func(p sweep.Plan) { bar = progress.New(stderr, o.Progress, len(p.Actions), "sweeping") }
-	ro.OnResult = func(sweep.Result) { bar.Add(1) }
+	ro.OnResult = func(r sweep.Result) {
+		if r.Status == sweep.Failed && !o.JSON {
+			PrintError(stderr, errors.New(r.Error)) // once, as it happens, above the bar
+		}
+		bar.Add(1)
+	}
 
 	sum, err := sweep.Run(ctx, ro)
 	if bar != nil {
@@ -222,11 +227,6 @@ func sweepOnce(ctx context.Context, o sweepOptions, stdout, stderr io.Writer) er
 		return err // interrupted: the summary says how far it got
 	}
 	if sum.Failed > 0 || len(sum.Problems) > 0 {
-		for _, r := range sum.Actions {
-			if r.Status == sweep.Failed || r.Status == sweep.Pending {
-				PrintError(stderr, errors.New(r.Error))
-			}
-		}
 		return exitcode.New(exitcode.Failure, fmt.Errorf("sweep: %d of %d actions failed or pending; %d problems", sum.Failed, len(sum.Actions), len(sum.Problems)))
 	}
 	return nil
@@ -257,6 +257,8 @@ func printSweep(w io.Writer, asJSON bool, sum sweep.Summary) error {
 			fmt.Fprintf(w, "would %-10s %s: %s\n", r.Kind, what, r.Reason)
 		case sweep.OK:
 			fmt.Fprintf(w, "%-16s %s: %s\n", sweepVerbs[r.Kind], what, r.Reason)
+		case sweep.Failed:
+			// Said on stderr as it happened.
 		default:
 			fmt.Fprintf(w, "%-16s %s: %s\n", strings.ToUpper(string(r.Status))+" "+string(r.Kind), what, r.Error)
 		}

@@ -248,10 +248,12 @@ func TestSweepExitStatuses(t *testing.T) {
 	if err := os.Remove(s.cfg.Paths.RepoDir); err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	err = runSweep(context.Background(), s.options(), io.Discard, &stderr)
-	if exitcode.Code(err) != exitcode.Failure || !strings.Contains(stderr.String(), "dataman: error: "+frameName(1)+": dispatch") {
-		t.Errorf("repo missing: status %d, %v, stderr %q", exitcode.Code(err), err, stderr.String())
+	// A pending dispatch is a result, said once, on stdout.
+	var out, stderr bytes.Buffer
+	err = runSweep(context.Background(), s.options(), &out, &stderr)
+	if exitcode.Code(err) != exitcode.Failure || !strings.Contains(out.String(), "PENDING store") ||
+		!strings.Contains(out.String(), frameName(1)+": dispatch") || strings.Contains(stderr.String(), frameName(1)) {
+		t.Errorf("repo missing: status %d, %v, stdout %q, stderr %q", exitcode.Code(err), err, out.String(), stderr.String())
 	}
 	if err := os.Mkdir(s.cfg.Paths.RepoDir, 0o755); err != nil {
 		t.Fatal(err)

@@ -122,6 +122,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if o.FS != nil {
 		jo.FS = o.FS
 	}
+	if o.RepoTimeout > 0 {
+		jo.RepoTimeout = o.RepoTimeout
+	}
 	jo.MinAge, jo.Redeliver, jo.Now = o.MinAge, o.Redeliver, o.Now
 	j := judge.New(jo)
 	v, err := j.Nights(ctx, nights)
@@ -134,8 +137,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	for i, a := range plan.Actions {
 		sum.Actions[i] = Result{Action: a, Status: Planned}
 	}
-	for _, p := range plan.Problems {
-		o.Log.Warn("sweep", "problem", p)
+	// A caller that reports the results itself (OnResult) says them once;
+	// without one (listen) the log is the only report.
+	quiet := o.OnResult != nil
+	if !quiet {
+		for _, p := range plan.Problems {
+			o.Log.Warn("sweep", "problem", p)
+		}
 	}
 	if o.DryRun || len(plan.Actions) == 0 {
 		return sum, nil
@@ -159,9 +167,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		a.apply(context.WithoutCancel(ctx), r)
 		mu.Lock()
 		defer mu.Unlock()
-		logResult(o.Log, *r)
-		if o.OnResult != nil {
+		if quiet {
 			o.OnResult(*r)
+		} else {
+			logResult(o.Log, *r)
 		}
 	})
 	if err := a.close(); err != nil {

@@ -369,7 +369,7 @@ func (d *Deliverer) cleanOnce(dir string) []string {
 		d.log.Warn("removing stale temporary files", "dir", dir, "err", err)
 	}
 	for _, p := range removed {
-		d.log.Info("removed stale temporary file", "path", p)
+		d.log.Debug("removed stale temporary file", "path", p)
 	}
 	return removed
 }

@@ -197,8 +197,13 @@ func TestInjectedENOSPCInStore(t *testing.T) {
 		return nil
 	}
 	_, err := e.d.Ensure(context.Background(), base, Deliver)
-	if !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrPending) || !strings.HasPrefix(err.Error(), base+": condition: ") {
+	if !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrPending) || !strings.HasPrefix(err.Error(), base+": store: ") {
 		t.Fatalf("err %v", err)
+	}
+	// A full store is not the raw file's fault: it is not counted as a
+	// raw file that failed to condition.
+	if ev := e.latest(base, ledger.StepCondition); ev.Status == ledger.StatusFailed {
+		t.Fatalf("a full store recorded as a failed conditioning: %+v", ev)
 	}
 	absent(t, e.storedPath(base))
 	absent(t, e.repoPath(base))

@@ -70,12 +70,12 @@ func (j *job) conditionTemp(ctx context.Context, tick func(), raw, dir string, o
 		return nil, err
 	}
 	if err := d.makeStoreDir(dir); err != nil {
-		return nil, err
+		return nil, storeError{err}
 	}
 	tick()
 	out.cleaned = d.cleanOnce(dir)
 	if err := d.checkSpace(dir, outputEstimate(fi.Size()), d.opts.Proc.MinFree); err != nil {
-		return nil, err
+		return nil, storeError{err}
 	}
 	start := time.Now()
 	f, info, err := j.conditionInto(ctx, tick, raw, dir, "store", lazy, onStart)
@@ -94,11 +94,11 @@ func (j *job) conditionTemp(ctx context.Context, tick func(), raw, dir string, o
 func (j *job) conditionInto(ctx context.Context, tick func(), raw, dir, side string, lazy bool, onStart func()) (*atomicfile.File, RawInfo, error) {
 	d := j.d
 	if err := d.inject("create", dir); err != nil {
-		return nil, RawInfo{}, err
+		return nil, RawInfo{}, storeError{err}
 	}
 	f, err := atomicfile.Create(dir, j.n.Base, 0o644)
 	if err != nil {
-		return nil, RawInfo{}, err
+		return nil, RawInfo{}, storeError{err}
 	}
 	if lazy {
 		f.DeferWriteback()
@@ -786,20 +786,35 @@ type output struct {
 
 func (o *output) Write(p []byte) (int, error) {
 	if err := o.inject("write", o.f.Name()); err != nil {
-		return 0, err
+		return 0, storeError{err}
 	}
 	n, err := o.f.Write(p)
 	o.tick()
-	return n, err
+	return n, wrapStore(err)
 }
 
 func (o *output) WriteAt(p []byte, off int64) (int, error) {
 	if err := o.inject("write", o.f.Name()); err != nil {
-		return 0, err
+		return 0, storeError{err}
 	}
 	n, err := o.f.WriteAt(p, off)
 	o.tick()
-	return n, err
+	return n, wrapStore(err)
+}
+
+// storeError is a failure of the destination, not of the raw file: a full
+// or read-only store, a temporary that cannot be made or written. The file
+// is not counted as one that cannot be conditioned.
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return e.err.Error() }
+func (e storeError) Unwrap() error { return e.err }
+
+func wrapStore(err error) error {
+	if err == nil {
+		return nil
+	}
+	return storeError{err}
 }
 
 func (o *output) Seek(offset int64, whence int) (int64, error) { return o.f.Seek(offset, whence) }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/obsdata/dataman/internal/frame"
@@ -65,11 +64,11 @@ func (j *job) run(ctx context.Context, kind Mode) error {
 	switch {
 	case v.Raw.State == judge.RawRefused && kind != DispatchOnly:
 		err := fmt.Errorf("%s: raw: %s: %w", j.n.Base, v.Raw.Why, ErrRefused)
-		j.d.log.Warn("raw file refused", "file", j.n.Base, "err", err)
+		j.d.log.Debug("raw file refused", "file", j.n.Base, "err", err)
 		return err
 	case v.Identity == judge.NewExposure:
 		j.action("new exposure under a known name: %s is not the raw file conditioned before", v.Raw.Path)
-		j.d.log.Info("new exposure under a known name", "file", j.n.Base, "raw", v.Raw.Path)
+		j.d.log.Debug("new exposure under a known name", "file", j.n.Base, "raw", v.Raw.Path)
 	case v.Identity == judge.RawRestamp:
 		if err := j.recordIdentity(); err != nil {
 			return err
@@ -153,15 +152,27 @@ func (j *job) failedBefore() error {
 		return nil
 	}
 	j.rep.Failed = true
-	return fmt.Errorf("%s: condition: %s: %w", j.n.Base, strings.TrimPrefix(j.v.Why, "condition "), ErrFailedBefore)
+	cond := j.v.Steps[ledger.StepCondition]
+	when := "left until the raw file changes"
+	if !j.v.RetryAt.IsZero() {
+		when = "tried again after " + j.v.RetryAt.UTC().Format(time.RFC3339)
+	}
+	return failedBeforeError{fmt.Sprintf("%s: condition: %s (failed %d times; %s)", j.n.Base, cond.Reason, cond.Attempt, when)}
 }
+
+// failedBeforeError says why a raw file is not conditioned now, and is
+// ErrFailedBefore.
+type failedBeforeError struct{ msg string }
+
+func (e failedBeforeError) Error() string        { return e.msg }
+func (e failedBeforeError) Is(target error) bool { return target == ErrFailedBefore }
 
 func (j *job) already(what string, stored source, dest string) error {
 	j.rep.Already = true
 	j.rep.Stored = stored.path
 	j.rep.Dispatched = dest
 	j.action("%s", what)
-	j.d.log.Info(what, "file", j.n.Base)
+	j.d.log.Debug(what, "file", j.n.Base)
 	return nil
 }
 
@@ -244,7 +255,7 @@ func (j *job) event(step, status string) ledger.Event {
 // without the line, the next run could not know what this one did.
 func (j *job) record(ev ledger.Event) error {
 	if err := j.lg.Append(ev); err != nil {
-		return fmt.Errorf("%s: %s: %w", j.n.Base, ev.Step, err)
+		return fmt.Errorf("%s: ledger: recording %s %s: %w", j.n.Base, ev.Step, ev.Status, err)
 	}
 	j.state[ev.Step] = ev
 	return nil
@@ -307,17 +318,30 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 // the stored copy.
 func (j *job) recordStore(res stored, err error) (source, error) {
 	raw := j.d.opts.Raw(j.n)
+	dir := j.d.opts.StoreDir(j.n)
 	for _, p := range res.cleaned {
 		j.action("removed stale temporary %s", p)
 	}
 
 	cond := j.event(ledger.StepCondition, ledger.StatusOK)
 	cond.RawSize, cond.RawMTime = j.v.Raw.Size, j.v.Raw.MTime
+	var se storeError
+	if err != nil && !res.conditioned && errors.As(err, &se) {
+		// The store failed under the conditioning (full, read-only): the
+		// raw file is not at fault and is not counted as failed.
+		st := j.event(ledger.StepStore, ledger.StatusFailed)
+		st.Reason, st.Dest = err.Error(), dir
+		j.d.log.Debug("store failed", "file", j.n.Base, "err", err)
+		if lerr := j.record(st); lerr != nil {
+			return source{}, errors.Join(fmt.Errorf("%s: store: %w", j.n.Base, err), lerr)
+		}
+		return source{}, fmt.Errorf("%s: store: %w", j.n.Base, err)
+	}
 	if err != nil && !res.conditioned {
 		cond.Status, cond.Reason = ledger.StatusFailed, err.Error()
 		cond.RawSHA256 = j.rawIdentity(raw)
 		j.rep.Failed = true
-		j.d.log.Warn("condition failed", "file", j.n.Base, "err", err)
+		j.d.log.Debug("condition failed", "file", j.n.Base, "err", err)
 		if lerr := j.record(cond); lerr != nil {
 			return source{}, errors.Join(fmt.Errorf("%s: condition: %w", j.n.Base, err), lerr)
 		}
@@ -339,7 +363,7 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 	st.OutSize, st.OutSHA256, st.Extra = res.size, res.sum, cond.Extra
 	if err != nil {
 		st.Status, st.Reason, st.Dest = ledger.StatusFailed, err.Error(), res.path
-		j.d.log.Warn("store failed", "file", j.n.Base, "err", err)
+		j.d.log.Debug("store failed", "file", j.n.Base, "err", err)
 		if lerr := j.record(st); lerr != nil {
 			return source{}, errors.Join(fmt.Errorf("%s: store: %w", j.n.Base, err), lerr)
 		}
@@ -352,7 +376,7 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 	} else {
 		j.action("stored %s", res.path)
 	}
-	j.d.log.Info("stored", "file", j.n.Base, "path", res.path, "already", res.already)
+	j.d.log.Debug("stored", "file", j.n.Base, "path", res.path, "already", res.already)
 	if lerr := j.record(st); lerr != nil {
 		return source{}, lerr
 	}
@@ -405,7 +429,7 @@ func (j *job) recordDispatch(src source, res dispatched, err error, distrust boo
 	} else {
 		j.action("updated %s: %s", d.opts.LastFile(j.n), filepath.Base(res.path))
 	}
-	d.log.Info("dispatched", "file", j.n.Base, "path", res.path, "already", res.already)
+	d.log.Debug("dispatched", "file", j.n.Base, "path", res.path, "already", res.already)
 	if err := j.record(ev); err != nil {
 		return err
 	}
@@ -424,7 +448,7 @@ func (j *job) dispatchFailed(err error) error {
 		ev.Status = ledger.StatusFailed
 	}
 	err = fmt.Errorf("%s: dispatch: %w", j.n.Base, err)
-	j.d.log.Warn("dispatch "+ev.Status, "file", j.n.Base, "err", err)
+	j.d.log.Debug("dispatch "+ev.Status, "file", j.n.Base, "err", err)
 	lerr := j.record(ev)
 	if pending {
 		j.rep.Pending = true

@@ -82,7 +82,8 @@ func (s *server) process(ctx context.Context, r *request) (outcome, error) {
 	}
 	switch {
 	case err == nil && rep.Already:
-		log.Debug("request for a delivered file", "from", r.sender()) // the delivery path logs it
+		// A sender repeating datagrams controls how many of these come.
+		s.limit.Info("already delivered", "file", r.name.Base, "from", r.sender())
 	case err == nil:
 		log.Info("delivered", timings...)
 	case errors.Is(err, deliver.ErrPending):
