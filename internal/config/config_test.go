@@ -88,6 +88,7 @@ func builtinWant(root string) Config {
 	c.Site = Site{Latitude: 32.70131, Longitude: 109.88906, Elevation: 3221}
 	c.Proc = Destination{Collision: PolicyRename, MinFree: 1 << 30, Timeout: 30 * time.Second}
 	c.Repo = c.Proc
+	c.Repo.Consumed = true
 	c.Retry = Retry{Initial: 5 * time.Second, Max: 5 * time.Minute}
 	c.Sweep = Sweep{Every: 10 * time.Minute, MinAge: 30 * time.Second}
 	return c
@@ -619,7 +620,7 @@ func TestEntriesOrder(t *testing.T) {
 		"debug", "jobs", "queue",
 		"site.latitude", "site.longitude", "site.elevation",
 		"delivery.proc.collision", "delivery.proc.minFree", "delivery.proc.timeout",
-		"delivery.repo.collision", "delivery.repo.minFree", "delivery.repo.timeout",
+		"delivery.repo.collision", "delivery.repo.minFree", "delivery.repo.timeout", "delivery.repo.consumed",
 		"delivery.retry.initial", "delivery.retry.max",
 		"sweep.every", "sweep.minAge", "sweep.schedule",
 		"log.file",
@@ -673,6 +674,7 @@ var otherValues = map[string]string{
 	"site.latitude": "19.8253", "site.longitude": "155.4689", "site.elevation": "4204",
 	"delivery.proc.collision": "error", "delivery.proc.minFree": "0", "delivery.proc.timeout": "1m",
 	"delivery.repo.collision": "overwrite", "delivery.repo.minFree": "2GiB", "delivery.repo.timeout": "5s",
+	"delivery.repo.consumed": "N",
 	"delivery.retry.initial": "1s", "delivery.retry.max": "1h",
 	"sweep.every": "1h", "sweep.minAge": "0s", "sweep.schedule": "*/15 * * * *",
 	"log.file": "Y",

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"errors"
 	"io/fs"
 	"os"
@@ -47,6 +48,7 @@ func (c Copy) CheckLedger(r *Result, sum Sum) {
 		return
 	}
 	ev := *c.Recorded
+	ev.Dest = cmp.Or(ev.Dest, c.Path, c.Name()) // the copy read is the one recorded
 	// The judge's rule for a copy read whole: its size and SHA-256 against
 	// the record (a record without them cannot be held against the copy).
 	seen := judge.Seen{Exists: true, Regular: true, Size: sum.Size, MTime: ev.MTime, SHA256: sum.SHA256}
