@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/report"
 )
 
 // New builds the dataman application. The list of commands is explicit.
@@ -112,20 +112,4 @@ var exitStatuses = map[string][]exitStatus{
 
 // PrintError writes err as dataman reports errors: "dataman: error: …" with
 // optional hint lines. Nothing is printed for a silent status.
-func PrintError(w io.Writer, err error) {
-	if err == nil {
-		return
-	}
-	var e *exitcode.Error
-	if errors.As(err, &e) {
-		if e.Err == nil {
-			return
-		}
-		fmt.Fprintf(w, "dataman: error: %v\n", e.Err)
-		for _, h := range e.Hints {
-			fmt.Fprintf(w, "hint: %s\n", h)
-		}
-		return
-	}
-	fmt.Fprintf(w, "dataman: error: %v\n", err)
-}
+func PrintError(w io.Writer, err error) { report.Error(w, err) }

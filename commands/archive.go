@@ -1,18 +1,10 @@
 package commands
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,6 +14,7 @@ import (
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/progress"
+	"github.com/obsdata/dataman/internal/report"
 )
 
 func archiveCommand(version string) *cli.Command {
@@ -122,7 +115,7 @@ func storedNames(procDir, night string) ([]string, error) {
 	if err := checkNight(night); err != nil {
 		return nil, err
 	}
-	return namesIn([]string{filepath.Join(procDir, night)}, night)
+	return frame.Layout{ProcDir: procDir}.StoredOfNight(night)
 }
 
 // rawNamesOfNight lists the raw files of one night in every channel folder.
@@ -130,35 +123,7 @@ func rawNamesOfNight(dataDir, night string) ([]string, error) {
 	if err := checkNight(night); err != nil {
 		return nil, err
 	}
-	dirs, err := filepath.Glob(filepath.Join(dataDir, "*"))
-	if err != nil {
-		return nil, err
-	}
-	return namesIn(dirs, night)
-}
-
-// namesIn lists the regular files in dirs named like raw files of night.
-func namesIn(dirs []string, night string) ([]string, error) {
-	var names []string
-	for _, dir := range dirs {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				continue
-			}
-			return nil, fmt.Errorf("night %s: %w", night, err)
-		}
-		for _, e := range ents {
-			if n, err := frame.ParseName(e.Name()); err == nil && n.ObsDate == night && e.Type().IsRegular() {
-				names = append(names, e.Name())
-			}
-		}
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("night %s: no files in %s", night, strings.Join(dirs, ", "))
-	}
-	sort.Strings(names)
-	return names, nil
+	return frame.Layout{DataDir: dataDir}.RawOfNight(night)
 }
 
 // rawNames turns arguments into raw base names, refusing a path outside
@@ -183,28 +148,6 @@ func rawNames(args []string, dataDir string) ([]string, error) {
 	return out, nil
 }
 
-// deliveryResult is one file's line in the summary.
-type deliveryResult struct {
-	File       string   `json:"file"`
-	OK         bool     `json:"ok"`
-	Already    bool     `json:"already,omitempty"`
-	Pending    bool     `json:"pending,omitempty"`
-	Stored     string   `json:"stored,omitempty"`
-	Dispatched string   `json:"dispatched,omitempty"`
-	Actions    []string `json:"actions,omitempty"`
-	Error      string   `json:"error,omitempty"`
-	Seconds    float64  `json:"seconds"`
-}
-
-type deliveryOptions struct {
-	Names    []string
-	Mode     deliver.Mode
-	Jobs     int
-	JSON     bool
-	Progress bool
-	Verb     string
-}
-
 func deliverAction(c *cli.Context, version string, mode deliver.Mode, names func(*config.Config) ([]string, error)) error {
 	ctx, cfg, err := setup(c)
 	if err != nil {
@@ -227,90 +170,8 @@ func deliverAction(c *cli.Context, version string, mode deliver.Mode, names func
 		return exitcode.New(exitcode.Usage, err)
 	}
 	defer d.Close()
-	return runDelivery(ctx, d, deliveryOptions{
+	return report.Deliveries(ctx, d, report.DeliveryOptions{
 		Names: list, Mode: mode, Jobs: cfg.Jobs, JSON: c.Bool(jsonFlag.Name),
 		Progress: progress.IsTerminal(os.Stderr), Verb: c.Command.Name,
 	}, c.App.Writer, c.App.ErrWriter)
-}
-
-// ensurer is the one delivery path, as the commands see it.
-type ensurer interface {
-	Ensure(ctx context.Context, rawName string, how deliver.Mode) (deliver.Report, error)
-}
-
-func runDelivery(ctx context.Context, d ensurer, o deliveryOptions, stdout, stderr io.Writer) error {
-	log := logx.From(ctx)
-	results := make([]deliveryResult, len(o.Names))
-	done := make([]bool, len(o.Names))
-	bar := progress.New(stderr, o.Progress, len(o.Names), o.Verb)
-	forEach(ctx, len(o.Names), o.Jobs, func(i int) {
-		start := time.Now()
-		rep, err := d.Ensure(ctx, o.Names[i], o.Mode)
-		r := deliveryResult{File: o.Names[i], Already: rep.Already, Pending: rep.Pending, Stored: rep.Stored,
-			Dispatched: rep.Dispatched, Actions: rep.Actions, Seconds: time.Since(start).Seconds()}
-		switch {
-		case err == nil:
-			r.OK = true
-			log.Debug(o.Verb, "file", o.Names[i], "actions", strings.Join(rep.Actions, "; "),
-				"condition", rep.Timings.Condition, "store", rep.Timings.Store, "dispatch", rep.Timings.Dispatch)
-		case errors.Is(err, deliver.ErrPending):
-			r.Error = err.Error()
-		default:
-			// Said once, as it happens, above the progress bar; the
-			// summary counts it.
-			r.Error = err.Error()
-			if !o.JSON {
-				PrintError(stderr, err)
-			}
-		}
-		results[i], done[i] = r, true
-		bar.Add(1)
-	})
-	bar.Done()
-	failed, pending, finished := 0, 0, 0
-	for i, r := range results {
-		switch {
-		case !done[i]:
-			continue
-		case r.Pending:
-			pending++
-		case !r.OK:
-			failed++
-		}
-		finished++
-	}
-	if o.JSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results[:finished]); err != nil {
-			return err
-		}
-	} else {
-		dry := ""
-		if o.Mode&deliver.DryRun != 0 {
-			dry = " (dry run: nothing changed)"
-		}
-		for i, r := range results {
-			switch {
-			case !done[i] || !r.OK && !r.Pending:
-			case r.Pending:
-				msg := r.Error
-				if msg == "" {
-					msg = r.File + ": " + strings.Join(r.Actions, "; ")
-				}
-				fmt.Fprintf(stdout, "PENDING %s\n", msg)
-			default:
-				fmt.Fprintf(stdout, "ok      %s: %s\n", r.File, strings.Join(r.Actions, "; "))
-			}
-		}
-		fmt.Fprintf(stdout, "%s: %d files, %d ok, %d pending, %d failed%s\n", o.Verb, finished, finished-failed-pending, pending, failed, dry)
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("%s: stopped by a signal after %d of %d files; run it again to do the rest (files done are left alone)",
-			o.Verb, finished, len(o.Names))
-	}
-	if failed+pending > 0 {
-		return exitcode.Silent(exitcode.Failure)
-	}
-	return nil
 }

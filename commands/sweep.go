@@ -2,13 +2,11 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -220,7 +218,7 @@ func sweepOnce(ctx context.Context, o sweepOptions, stdout, stderr io.Writer) er
 	case err != nil && sum.Nights == nil:
 		return fmt.Errorf("sweep: %w", err) // it never got to plan
 	}
-	if perr := printSweep(stdout, o.JSON, sum); perr != nil {
+	if perr := sum.Write(stdout, o.JSON); perr != nil {
 		return perr
 	}
 	if err != nil {
@@ -229,65 +227,5 @@ func sweepOnce(ctx context.Context, o sweepOptions, stdout, stderr io.Writer) er
 	if sum.Failed > 0 || len(sum.Problems) > 0 {
 		return exitcode.New(exitcode.Failure, fmt.Errorf("sweep: %d of %d actions failed or pending; %d problems", sum.Failed, len(sum.Actions), len(sum.Problems)))
 	}
-	return nil
-}
-
-// sweepVerbs say what an action did, for the summary lines.
-var sweepVerbs = map[sweep.Kind]string{
-	sweep.CleanTemps: "cleaned",
-	sweep.Store:      "delivered",
-	sweep.Dispatch:   "dispatched",
-	sweep.Redispatch: "redispatched",
-	sweep.Lost:       "lost",
-}
-
-func printSweep(w io.Writer, asJSON bool, sum sweep.Summary) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
-	}
-	for _, r := range sum.Actions {
-		what := r.File
-		if r.Kind == sweep.CleanTemps {
-			what = r.Dir
-		}
-		switch r.Status {
-		case sweep.Planned:
-			fmt.Fprintf(w, "would %-10s %s: %s\n", r.Kind, what, r.Reason)
-		case sweep.OK:
-			fmt.Fprintf(w, "%-16s %s: %s\n", sweepVerbs[r.Kind], what, r.Reason)
-		case sweep.Failed:
-			// Said on stderr as it happened.
-		default:
-			fmt.Fprintf(w, "%-16s %s: %s\n", strings.ToUpper(string(r.Status))+" "+string(r.Kind), what, r.Error)
-		}
-	}
-	for _, f := range sum.Deferred {
-		fmt.Fprintf(w, "%-16s %s: younger than sweep.minAge, left to the datagrams\n", "deferred", f)
-	}
-	for _, f := range sum.FailedRaw {
-		fmt.Fprintf(w, "%-16s %s\n", "FAILED", f)
-	}
-	for _, p := range sum.Problems {
-		fmt.Fprintf(w, "%-16s %s\n", "PROBLEM", p)
-	}
-	var counts []string
-	for _, k := range []sweep.Kind{sweep.Store, sweep.Dispatch, sweep.Redispatch, sweep.CleanTemps, sweep.Lost} {
-		if n := sum.Count(k); n > 0 {
-			counts = append(counts, fmt.Sprintf("%d %s", n, k))
-		}
-	}
-	head := "sweep of " + strings.Join(sum.Nights, " ")
-	switch {
-	case len(sum.Actions) == 0:
-		fmt.Fprintf(w, "%s: nothing to do", head)
-	case sum.DryRun:
-		fmt.Fprintf(w, "%s (dry run, nothing changed): would do %d actions (%s)", head, len(sum.Actions), strings.Join(counts, ", "))
-	default:
-		fmt.Fprintf(w, "%s: %d actions (%s), %d failed", head, len(sum.Actions), strings.Join(counts, ", "), sum.Failed)
-	}
-	fmt.Fprintf(w, "; %d deferred, %d known lost, %d taken by the archive, %d failed raw files, %d problems\n",
-		len(sum.Deferred), len(sum.KnownLost), len(sum.Taken), len(sum.FailedRaw), len(sum.Problems))
 	return nil
 }

@@ -1,11 +1,16 @@
 package frame
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -77,4 +82,44 @@ func UniqTime(uniq string) (time.Time, bool) {
 	}
 	t, err := time.Parse("20060102150405", m[1]+m[2])
 	return t, err == nil
+}
+
+// RawOfNight lists the raw files of one night in every channel folder of
+// DataDir, sorted; none is an error naming where it looked.
+func (l Layout) RawOfNight(night string) ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(l.DataDir, "*"))
+	if err != nil {
+		return nil, err
+	}
+	return namesIn(dirs, night)
+}
+
+// StoredOfNight lists the raw-named files stored for one night, sorted;
+// none is an error naming where it looked.
+func (l Layout) StoredOfNight(night string) ([]string, error) {
+	return namesIn([]string{filepath.Join(l.ProcDir, night)}, night)
+}
+
+// namesIn lists the regular files in dirs named like raw files of night.
+func namesIn(dirs []string, night string) ([]string, error) {
+	var names []string
+	for _, dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				continue
+			}
+			return nil, fmt.Errorf("night %s: %w", night, err)
+		}
+		for _, e := range ents {
+			if n, err := ParseName(e.Name()); err == nil && n.ObsDate == night && e.Type().IsRegular() {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("night %s: no files in %s", night, strings.Join(dirs, ", "))
+	}
+	sort.Strings(names)
+	return names, nil
 }
