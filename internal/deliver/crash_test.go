@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +59,7 @@ func crashChild(point, root string) {
 	}
 	d, err := New(optionsIn(root), &fakeCond{})
 	if err == nil {
-		_, err = d.Ensure(context.Background(), rawName(1), Deliver)
+		_, err = d.Ensure(context.Background(), rawName(1), Deliver|Announced)
 	}
 	fmt.Fprintf(os.Stderr, "crash point %s never reached (err: %v)\n", point, err)
 	os.Exit(3)
@@ -118,13 +119,52 @@ func TestSerialDeliver(t *testing.T) {
 }
 
 func TestCrashMatrix(t *testing.T) {
+	crashMatrix(t, func(_ *testing.T, e *env) (string, string) {
+		base := e.raw(1, 3*chunk)
+		return base, base
+	})
+}
+
+// A new exposure under a delivered name, killed at every point: the first
+// exposure's copies are never touched, the new one's are whole or absent
+// under their UNIQNAME, and the next run completes it with both in the
+// ledger.
+func TestCrashMatrixNewExposure(t *testing.T) {
+	crashMatrix(t, func(t *testing.T, e *env) (string, string) {
+		base := e.raw(1, 3*chunk)
+		e.ensure(base, Deliver|Announced)
+		first := string(mustRead(t, e.repoPath(base)))
+		e.replaceRaw(base, 3*chunk, "the second exposure")
+		t.Cleanup(func() {
+			for _, p := range []string{e.storedPath(base), e.repoPath(base)} {
+				if got := string(mustRead(t, p)); got != first {
+					t.Errorf("the first exposure's copy %s was changed", p)
+				}
+			}
+			l, err := ledger.OpenReadOnly(e.StateDir, "mods1b")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gens, cur := l.Generations(base); len(gens) != 2 || cur != 1 {
+				t.Errorf("%d generations, current %d", len(gens), cur)
+			}
+		})
+		return base, uniqFor(base)
+	})
+}
+
+// crashMatrix kills a child delivering the frame prepare makes at every
+// point, then checks what is left and that the next run completes it.
+// prepare returns the raw name and the name its copies get.
+func crashMatrix(t *testing.T, prepare func(t *testing.T, e *env) (base, name string)) {
 	if testing.Short() {
 		t.Skip("re-runs the test binary for each point")
 	}
 	for _, point := range crashPoints {
 		t.Run(point, func(t *testing.T) {
 			e := newEnv(t, nil)
-			base := e.raw(1, 3*chunk)
+			base, name := prepare(t, e)
+			e.d.Close()
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), crashEnv+"="+point, crashRootEnv+"="+e.root)
 			out, err := cmd.CombinedOutput()
@@ -135,12 +175,13 @@ func TestCrashMatrix(t *testing.T) {
 
 			// Under every final name: nothing, or the whole right thing.
 			want := e.want(base)
-			for _, p := range []string{e.storedPath(base), e.repoPath(base)} {
+			stored, dispatched := filepath.Join(e.ProcDir, "20260119", name), filepath.Join(e.RepoDir, name)
+			for _, p := range []string{stored, dispatched} {
 				if b, err := os.ReadFile(p); err == nil && string(b) != string(want) {
 					t.Fatalf("%s is partial (%d of %d bytes)", p, len(b), len(want))
 				}
 			}
-			if b, err := os.ReadFile(e.newPath()); err == nil && string(b) != base+"\n" {
+			if b, err := os.ReadFile(e.newPath()); err == nil && string(b) != base+"\n" && string(b) != name+"\n" {
 				t.Fatalf(".new = %q", b)
 			}
 			if _, problems, err := ledger.ReadChannel(e.StateDir, "mods1b"); err != nil && !errors.Is(err, os.ErrNotExist) || len(problems) > 0 {
@@ -150,8 +191,15 @@ func TestCrashMatrix(t *testing.T) {
 			// The next run completes the delivery and removes the dead
 			// child's temporaries.
 			e.reopen(nil)
-			e.ensure(base, Deliver)
-			e.checkDelivered(base)
+			e.ensure(base, Deliver|Announced)
+			for _, p := range []string{stored, dispatched} {
+				if got := mustRead(t, p); string(got) != string(want) {
+					t.Fatalf("%s after recovery: %d bytes, want %d", p, len(got), len(want))
+				}
+			}
+			if got := string(mustRead(t, e.newPath())); got != name+"\n" {
+				t.Fatalf(".new after recovery: %q", got)
+			}
 			noTemps(t, e.root)
 			if ev := e.latest(base, ledger.StepDispatch); !ev.Done() {
 				t.Fatalf("ledger after recovery: %+v", ev)
