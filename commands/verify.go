@@ -55,17 +55,18 @@ func verifyCommand(version string) *cli.Command {
 			log := logx.From(ctx)
 			return runVerify(ctx, verifyOptions{
 				Options: verify.Options{
-					Layout:    layout(cfg),
-					Nights:    c.StringSlice("night"),
-					Channels:  c.StringSlice("channel"),
-					Files:     c.Args().Slice(),
-					Deep:      c.Bool("deep"),
-					Fix:       c.Bool("fix"),
-					Redeliver: c.Bool(redeliverFlag.Name),
-					Consumed:  cfg.Repo.Consumed,
-					Jobs:      cfg.Jobs,
-					Proc:      processing(cfg, version),
-					Version:   version,
+					Layout:      layout(cfg),
+					Nights:      c.StringSlice("night"),
+					Channels:    c.StringSlice("channel"),
+					Files:       c.Args().Slice(),
+					Deep:        c.Bool("deep"),
+					Fix:         c.Bool("fix"),
+					Redeliver:   c.Bool(redeliverFlag.Name),
+					Consumed:    cfg.Repo.Consumed,
+					RepoTimeout: cfg.Repo.Timeout,
+					Jobs:        cfg.Jobs,
+					Proc:        processing(cfg, version),
+					Version:     version,
 					Deliverer: func() (*deliver.Deliverer, error) {
 						if err := makeDefaultDirs(cfg); err != nil {
 							return nil, err

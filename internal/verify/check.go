@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -8,10 +9,29 @@ import (
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/stall"
 )
 
+// checkWatched is checkFile under the stall timeout of repoDir, which may
+// be a dead NFS mount: a hung read costs the timeout once, and while the
+// mount stays dead the other files' checks fail at once with the reason.
+func checkWatched(ctx context.Context, o Options, st FrameState) Result {
+	if o.RepoTimeout <= 0 {
+		return checkFile(o, st, func() {})
+	}
+	r, err := stall.Do(ctx, o.watcher(), o.Layout.RepoDir, o.RepoTimeout, func(_ context.Context, tick func()) (Result, error) {
+		return checkFile(o, st, tick), nil
+	})
+	if err != nil {
+		r = Result{File: st.Label, Status: OK}
+		r.Flag(Error, "%v", err)
+	}
+	return r
+}
+
 // checkFile verifies one frame's copies. It only reads.
-func checkFile(o Options, st FrameState) Result {
+func checkFile(o Options, st FrameState, tick func()) Result {
+	o.tick = tick
 	r := Result{File: st.Label, Status: OK}
 	stored, dispatched := st.Stored, st.Dispatched
 	si, haveStored := stored.Stat(&r)
@@ -60,6 +80,7 @@ func checkCopies(o Options, r *Result, c Copy, other *Copy) []*fits.HDU {
 		r.Flag(Error, "%v", err)
 		return nil
 	}
+	rd.Tick = o.tick
 	defer rd.Close()
 	redone := len(r.Redo)
 	hdus, problems := checkFITS(rd, rd.Size(), o.Proc.MakeOTM)

@@ -24,6 +24,9 @@ type Reader struct {
 	pos       int64 // bytes hashed, from offset 0
 	buf       []byte
 	differAt  int64 // first offset at which other differs; -1 while none
+	// Tick, if not nil, is called after each read: progress, for a stall
+	// timeout.
+	Tick func()
 }
 
 // Sum is what a Reader found.
@@ -77,6 +80,9 @@ func (r *Reader) Size() int64 { return r.size }
 // taken in order later.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	n, err := r.f.ReadAt(p, off)
+	if r.Tick != nil {
+		r.Tick()
+	}
 	if off <= r.pos && off+int64(n) > r.pos {
 		if cerr := r.consume(p[r.pos-off : n]); cerr != nil {
 			return n, cerr

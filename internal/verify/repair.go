@@ -72,7 +72,7 @@ func repair(ctx context.Context, o Options, sel *selection, results []Result) er
 	}
 	workers.ForEach(ctx, len(todo), o.Jobs, func(k int) {
 		i := todo[k]
-		r := checkFile(o, sel.targets[i].state())
+		r := checkWatched(ctx, o, sel.targets[i].state())
 		r.Before, r.BeforeWhat, r.Fixed, r.FixError = results[i].Before, results[i].BeforeWhat, results[i].Fixed, results[i].FixError
 		r.Bytes += results[i].Bytes
 		results[i] = r

@@ -16,6 +16,7 @@ import (
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
+	"github.com/obsdata/dataman/internal/stall"
 	"github.com/obsdata/dataman/internal/workers"
 )
 
@@ -32,7 +33,13 @@ type Options struct {
 	// Consumed: repoDir has a consumer (delivery.repo.consumed), so a
 	// delivered copy gone from it was taken, which is no problem.
 	Consumed bool
-	Jobs     int
+	// RepoTimeout bounds a stall reading a file (delivery.repo.timeout);
+	// 0 waits for ever.
+	RepoTimeout time.Duration
+	// Watcher knows the stuck folders; nil makes one per run.
+	Watcher *stall.Watcher
+	tick    func()
+	Jobs    int
 	// Proc recomputes MERGED for Deep; its MakeOTM says whether a
 	// conditioned file must have a MERGED extension at all.
 	Proc fits.Options
@@ -134,7 +141,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	results := make([]Result, len(sel.targets))
 	bar := o.Progress("verifying", len(sel.targets))
 	workers.ForEach(ctx, len(sel.targets), o.Jobs, func(i int) {
-		results[i] = checkFile(o, sel.targets[i].state())
+		results[i] = checkWatched(ctx, o, sel.targets[i].state())
 		log.Debug("verified", "file", results[i].File, "status", results[i].Status.Word())
 		bar.Add(1)
 	})
@@ -364,4 +371,11 @@ func (s *selection) reload() error {
 		s.targets[i].ch = s.chans[s.targets[i].n.Chan]
 	}
 	return nil
+}
+
+func (o *Options) watcher() *stall.Watcher {
+	if o.Watcher == nil {
+		o.Watcher = &stall.Watcher{}
+	}
+	return o.Watcher
 }
