@@ -42,7 +42,7 @@ func (sum Summary) Write(w io.Writer, asJSON bool) error {
 		}
 	}
 	for _, f := range sum.Deferred {
-		fmt.Fprintf(w, "%-16s %s: younger than minAge, left to the datagrams\n", "deferred", f)
+		fmt.Fprintf(w, "%-16s %s: younger than sweep.minAge, left to the datagrams\n", "deferred", f)
 	}
 	for _, f := range sum.FailedRaw {
 		fmt.Fprintf(w, "%-16s %s\n", "FAILED", f)

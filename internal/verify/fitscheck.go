@@ -52,6 +52,11 @@ func checkFITS(r io.ReaderAt, size int64, wantMerged bool) ([]*fits.HDU, []probl
 	case merged == nil && wantMerged:
 		out = append(out, problem{Differs, "no MERGED extension"})
 	case merged != nil:
+		// modsDisp and modsAlign read MERGED from extension 6 and nowhere
+		// else: anywhere else it is as good as missing.
+		if err := fits.CheckMergedExt(hdus); err != nil {
+			out = append(out, problem{Differs, err.Error()})
+		}
 		if diffs := fits.MergedHeaderDiffs(hdus[0].Header, merged.Header); len(diffs) > 0 {
 			if len(diffs) > 4 {
 				diffs = append(diffs[:4], fmt.Sprintf("and %d more", len(diffs)-4))

@@ -81,36 +81,40 @@ func tinyConditioned(t testing.TB, object, mergedObject string, seed int) []byte
 	}
 	prim.Add(fits.StringCard(fits.KeyVersion, "fixture", "dataman version that conditioned this file"))
 	prim.Add(fits.StringCard(fits.KeyConfig, "sha256:0000000000000000", "dataman processing config hash"))
-	im1 := &fits.Header{}
-	for _, c := range []fits.Card{
-		fits.StringCard("XTENSION", "IMAGE", "Image extension"),
-		fits.IntCard("BITPIX", 16, "array data type"),
-		fits.IntCard("NAXIS", 2, "number of array dimensions"),
-		fits.IntCard("NAXIS1", 8, ""),
-		fits.IntCard("NAXIS2", 4, ""),
-		fits.IntCard("PCOUNT", 0, "number of parameters"),
-		fits.IntCard("GCOUNT", 1, "number of groups"),
-		fits.StringCard("EXTNAME", "IM1", "extension name"),
-	} {
-		im1.Add(c)
-	}
+	// IM1..IM4 and CONPARS, so that MERGED is extension 6, as modsDisp and
+	// modsAlign read it.
 	var out memSink
 	w := fits.NewWriter(&out)
 	if err := w.WriteHDU(prim, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	err := w.WriteHDU(im1, 64, func(dst io.Writer) error {
-		b := make([]byte, 64)
-		for i := range 32 {
-			binary.BigEndian.PutUint16(b[2*i:], uint16(seed+i*7))
+	for k, name := range []string{"IM1", "IM2", "IM3", "IM4", "CONPARS"} {
+		im := &fits.Header{}
+		for _, c := range []fits.Card{
+			fits.StringCard("XTENSION", "IMAGE", "Image extension"),
+			fits.IntCard("BITPIX", 16, "array data type"),
+			fits.IntCard("NAXIS", 2, "number of array dimensions"),
+			fits.IntCard("NAXIS1", 8, ""),
+			fits.IntCard("NAXIS2", 4, ""),
+			fits.IntCard("PCOUNT", 0, "number of parameters"),
+			fits.IntCard("GCOUNT", 1, "number of groups"),
+			fits.StringCard("EXTNAME", name, "extension name"),
+		} {
+			im.Add(c)
 		}
-		_, err := dst.Write(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+		err := w.WriteHDU(im, 64, func(dst io.Writer) error {
+			b := make([]byte, 64)
+			for i := range 32 {
+				binary.BigEndian.PutUint16(b[2*i:], uint16(seed+k*101+i*7))
+			}
+			_, err := dst.Write(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	err = w.WriteHDU(merged, 64, func(dst io.Writer) error {
+	err := w.WriteHDU(merged, 64, func(dst io.Writer) error {
 		b := make([]byte, 64)
 		for i := range 16 {
 			binary.BigEndian.PutUint32(b[4*i:], math.Float32bits(float32(seed)+float32(i)/2))
@@ -135,7 +139,7 @@ func verifyFixtures(t testing.TB) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im1, merged := hdus[1], hdus[2]
+	im1, merged := hdus[1], hdus[fits.MergedExt]
 	edit := func(f func(b []byte)) []byte {
 		b := bytes.Clone(good)
 		f(b)
@@ -199,7 +203,7 @@ func TestVerifyFixturesUpToDate(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs from what the generator makes; rerun with -update-verify-fixtures", path)
 		}
-		if len(got) > 16<<10 {
+		if len(got) > 40<<10 { // six HDUs of two blocks each, as the MODS layout has
 			t.Errorf("%s is %d bytes: fixtures must stay small", path, len(got))
 		}
 	}

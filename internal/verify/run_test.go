@@ -175,7 +175,7 @@ func TestVerifyBrokenFixtures(t *testing.T) {
 		{name: "truncated file", setup: as("truncated.fits"), want: "!", reason: []string{"both copies: not sound FITS", "truncated"}},
 		{name: "bad DATASUM", setup: as("bad-datasum.fits"), want: "*", reason: []string{"HDU 1 (IM1):", "the data do not match DATASUM"}},
 		{name: "bad CHECKSUM", setup: as("bad-checksum.fits"), want: "*", reason: []string{"HDU 1 (IM1): CHECKSUM does not match"}},
-		{name: "missing CHECKSUM", setup: as("no-checksum.fits"), want: "!", reason: []string{"HDU 2 (MERGED): no CHECKSUM"}},
+		{name: "missing CHECKSUM", setup: as("no-checksum.fits"), want: "!", reason: []string{"HDU 6 (MERGED): no CHECKSUM"}},
 		{name: "missing END", setup: as("no-end.fits"), want: "!", reason: []string{"not sound FITS", "no END card"}},
 		{name: "one edited pixel", setup: as("edited-pixel.fits"), want: "*", reason: []string{"HDU 1 (IM1): CHECKSUM does not match, the data do not match DATASUM"}},
 		{name: "MERGED header", setup: as("merged-header.fits"), want: "*", reason: []string{"MERGED header disagrees with the primary: OBJECT differs"}},
