@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -288,6 +289,19 @@ func TestSweepRepoHangs(t *testing.T) {
 	sum := n.run(o)
 	if kinds(sum) != "store=2" || len(sum.Problems) != 1 || !strings.Contains(sum.Problems[0], "timed out") {
 		t.Fatalf("hung repo: %s, problems %q", kinds(sum), sum.Problems)
+	}
+	// Sweeping again, as listen does every few minutes, while the mount
+	// stays dead: no more blocked goroutines, and no second timeout.
+	before := runtime.NumGoroutine()
+	for range 5 {
+		start := time.Now()
+		sum := n.run(o)
+		if len(sum.Problems) == 0 || time.Since(start) > 5*time.Second {
+			t.Fatalf("sweep over a dead repoDir: problems %q after %s", sum.Problems, time.Since(start))
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before+2 {
+		t.Fatalf("goroutines grew from %d to %d over five sweeps", before, after)
 	}
 }
 
