@@ -15,6 +15,7 @@ import (
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/place"
 	"github.com/obsdata/dataman/internal/stall"
 )
 
@@ -43,14 +44,14 @@ type RawInfo struct {
 }
 
 // Policy says what to do when a different file already has the name being
-// written. Identical content is never a collision.
-type Policy string
+// written: the rule of package place, which condition --out shares.
+type Policy = place.Policy
 
 // The collision policies, as in the configuration.
 const (
-	PolicyRename    Policy = "rename"    // the UNIQNAME, then <uniq>-2.fits, -3…: the first name free or holding identical content
-	PolicyError     Policy = "error"     // fail; nothing is written
-	PolicyOverwrite Policy = "overwrite" // replace the file that is there, atomically
+	PolicyRename    = place.Rename
+	PolicyError     = place.Error
+	PolicyOverwrite = place.Overwrite
 )
 
 // DestOptions are the settings of one destination (the store or the repository).
@@ -145,7 +146,7 @@ var (
 	// ErrRefused: the raw file is not a regular file in its raw folder.
 	ErrRefused   = errors.New("raw file refused")
 	ErrPending   = errors.New("dispatch pending")
-	ErrCollision = errors.New("a different file has this name")
+	ErrCollision = place.ErrCollision
 	ErrChecksum  = errors.New("checksum mismatch")
 	ErrTimeout   = stall.ErrTimeout
 )

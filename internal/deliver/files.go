@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"golang.org/x/sys/unix"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/obsdata/dataman/internal/atomicfile"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/place"
 )
 
 // chunk is the unit of copying and hashing, and so of progress for the
@@ -408,7 +408,7 @@ func (j *job) copyToRepo(ctx context.Context, tick func(), src source) (dispatch
 	if err != nil {
 		return out, err
 	}
-	if how == identical {
+	if how == place.Identical {
 		out.path, out.already = target, true
 	} else {
 		if out.path, out.already, err = j.copyFile(ctx, tick, src, filepath.Base(target)); err != nil {
@@ -599,62 +599,40 @@ func (j *job) copyFile(ctx context.Context, tick func(), src source, name string
 	return path, already, err
 }
 
-// placement says what to do with the chosen name.
-type placement int
-
-const (
-	free      placement = iota // nothing there: take it without replacing
-	identical                  // the same bytes are there already: nothing to write
-	replace                    // a different file is there and the policy is overwrite
-)
-
-// choose finds where content h goes in dir: the raw file's name, else under
-// PolicyRename the UNIQNAME, then <uniq>-2.fits, -3… It is a name that is
-// free or holds identical bytes; a name holding other bytes is never
-// delivered (dataMan copied such an unrelated file to /newdata).
-func (j *job) choose(ctx context.Context, tick func(), dir, uniq string, pol Policy, h digest) (string, placement, error) {
-	for i := 0; ; i++ {
-		name, err := candidate(j.n.Base, uniq, i)
-		if err != nil {
-			return "", 0, err
-		}
-		path := filepath.Join(dir, name)
-		if err := j.d.inject("stat", path); err != nil {
-			return "", 0, err
-		}
-		fi, err := os.Lstat(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return path, free, nil
-		}
-		if err != nil {
-			return "", 0, err
-		}
-		tick()
-		same, err := sameContent(ctx, tick, path, fi, h)
-		if err != nil {
-			return "", 0, err
-		}
-		if same {
-			return path, identical, nil
-		}
-		if j.ownCopy(path) {
-			// The ledger says this is our own copy of this file: other bytes
-			// mean it was damaged, and a rename would leave the damage in place.
-			if !j.damaged[path] {
-				j.d.log.Warn("replacing a damaged copy", "file", j.n.Base, "path", path)
-				j.action("replacing damaged copy %s", path)
-			}
-			j.damaged[path] = true
-			return path, replace, nil
-		}
-		switch pol {
-		case PolicyError:
-			return "", 0, fmt.Errorf("%s: %w (collision policy error)", path, ErrCollision)
-		case PolicyOverwrite:
-			return path, replace, nil
-		}
-		j.d.log.Warn("name taken by a different file", "path", path)
+// target is where this job's file goes in dir: place's rule, with the
+// delivery path's own fault injection and stall timer, and one rule more: a
+// copy the ledger records as this file's own is replaced when damaged.
+func (j *job) target(tick func(), dir, uniq string, pol Policy) place.Target {
+	return place.Target{
+		Dir: dir, Base: j.n.Base, Uniq: uniq, Policy: pol,
+		Own:   j.ownDamaged,
+		Taken: func(path string) { j.d.log.Warn("name taken by a different file", "path", path) },
+		Check: j.d.inject,
+		Tick:  tick,
 	}
+}
+
+func (j *job) choose(ctx context.Context, tick func(), dir, uniq string, pol Policy, h digest) (string, place.How, error) {
+	return j.target(tick, dir, uniq, pol).Choose(ctx, h.content())
+}
+
+func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, uniq string, pol Policy, h digest) (string, bool, error) {
+	return j.target(tick, dir, uniq, pol).Place(ctx, f, h.content())
+}
+
+// ownDamaged reports whether path is a copy the ledger records for this
+// file: other bytes there mean it was damaged, and a rename would leave the
+// damage in place.
+func (j *job) ownDamaged(path string) bool {
+	if !j.ownCopy(path) {
+		return false
+	}
+	if !j.damaged[path] {
+		j.d.log.Warn("replacing a damaged copy", "file", j.n.Base, "path", path)
+		j.action("replacing damaged copy %s", path)
+	}
+	j.damaged[path] = true
+	return true
 }
 
 // ownCopy reports whether the ledger records path as a copy this file was
@@ -668,104 +646,25 @@ func (j *job) ownCopy(path string) bool {
 	return false
 }
 
-// maxRename bounds the -N suffixes tried, so that a folder filled with junk
-// under the UNIQNAME's pattern ends in an error rather than a long loop.
-const maxRename = 1000
-
-func candidate(base, uniq string, i int) (string, error) {
-	switch {
-	case i == 0:
-		return base, nil
-	case uniq == "" || strings.ContainsRune(uniq, '/') || strings.HasPrefix(uniq, "."):
-		return "", fmt.Errorf("%s: %w and no usable UNIQNAME (%q) to rename to", base, ErrCollision, uniq)
-	case i == 1:
-		return uniq, nil
-	case i > maxRename:
-		return "", fmt.Errorf("%s: %w: %s and %d variants of it are all taken", base, ErrCollision, uniq, maxRename)
-	}
-	stem, ext := uniq, ""
-	if strings.HasSuffix(uniq, ".fits") {
-		stem, ext = strings.TrimSuffix(uniq, ".fits"), ".fits"
-	}
-	return fmt.Sprintf("%s-%d%s", stem, i, ext), nil
-}
-
-// place commits f in dir under the name choose picks, unless identical bytes
-// are already there. Between choose and the rename another writer may take
-// the name; the no-replace rename notices and the choice is made again.
-func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, uniq string, pol Policy, h digest) (string, bool, error) {
-	for range 5 {
-		path, how, err := j.choose(ctx, tick, dir, uniq, pol, h)
-		if err != nil {
-			return "", false, err
-		}
-		if how == identical {
-			return path, true, f.Abort()
-		}
-		if err := ctx.Err(); err != nil {
-			return "", false, err
-		}
-		if err := f.Retarget(filepath.Base(path)); err != nil {
-			return "", false, err
-		}
-		if err := j.d.inject("rename", path); err != nil {
-			return "", false, err
-		}
-		if how == replace {
-			return path, false, f.Commit()
-		}
-		err = f.CommitNoReplace()
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return path, false, err
-	}
-	return "", false, fmt.Errorf("%s: names keep being taken by another writer", dir)
-}
-
 // digest is a file's SHA-256 (hex) and size.
 type digest struct {
 	sum  string
 	size int64
 }
 
-func sameContent(ctx context.Context, tick func(), path string, fi os.FileInfo, want digest) (bool, error) {
-	if !fi.Mode().IsRegular() || fi.Size() != want.size {
-		return false, nil
-	}
-	got, err := hashPath(ctx, path, tick)
-	return got == want, err
+func (h digest) content() *place.Content {
+	return place.Known(place.Digest{Sum: h.sum, Size: h.size})
 }
 
 func hashPath(ctx context.Context, path string, tick func()) (digest, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return digest{}, err
-	}
-	defer f.Close()
-	return hashFile(ctx, f, tick)
+	h, err := place.HashPath(ctx, path, tick)
+	return digest{sum: h.Sum, size: h.Size}, err
 }
 
 // hashFile hashes f from its start with ReadAt, leaving its offset alone.
 func hashFile(ctx context.Context, f *os.File, tick func()) (digest, error) {
-	h := sha256.New()
-	buf := make([]byte, chunk)
-	var off int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return digest{}, err
-		}
-		n, err := f.ReadAt(buf, off)
-		h.Write(buf[:n])
-		off += int64(n)
-		tick()
-		if err == io.EOF {
-			return digest{sum: hex.EncodeToString(h.Sum(nil)), size: off}, nil
-		}
-		if err != nil {
-			return digest{}, err
-		}
-	}
+	h, err := place.HashFile(ctx, f, tick)
+	return digest{sum: h.Sum, size: h.Size}, err
 }
 
 func mtime(path string) (int64, error) {
