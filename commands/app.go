@@ -23,6 +23,7 @@ func New(version string) *cli.App {
 			"whatever a lost trigger missed. It is a drop-in replacement for the MODS dataMan server.",
 		Commands: []*cli.Command{
 			conditionCommand(version),
+			gatherCommand(),
 			listenCommand(version),
 			archiveCommand(version),
 			dispatchCommand(version),
@@ -99,6 +100,7 @@ func exitSection(statuses []exitStatus) string {
 // man page.
 var exitStatuses = map[string][]exitStatus{
 	"condition": {statusOK, statusFailure, statusUsage},
+	"gather":    gatherStatuses,
 	"archive":   {statusOK, {exitcode.Failure, "at least one file failed or its dispatch is pending (the others were still done)"}, statusUsage},
 	"dispatch":  {statusOK, {exitcode.Failure, "at least one dispatch failed or is pending (the others were still done)"}, statusUsage},
 	"synth":     {statusOK, statusFailure, statusUsage},

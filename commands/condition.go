@@ -6,20 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/obsdata/dataman/fits"
-	"github.com/obsdata/dataman/internal/atomicfile"
+	"github.com/obsdata/dataman/internal/condition"
 	"github.com/obsdata/dataman/internal/exitcode"
 	"github.com/obsdata/dataman/internal/logx"
+	"github.com/obsdata/dataman/internal/place"
 	"github.com/obsdata/dataman/internal/progress"
+	"github.com/obsdata/dataman/internal/workers"
 )
 
 func conditionCommand(version string) *cli.Command {
@@ -27,15 +26,28 @@ func conditionCommand(version string) *cli.Command {
 		Name:      "condition",
 		Usage:     "condition raw files into DIR; nothing is stored or delivered",
 		ArgsUsage: "RAW...",
-		Description: "Writes, for each raw MODS file, DIR/<same name> with the header fixes, the raw quadrants and\n" +
-			"CONPARS unchanged, and the MERGED image as extension 6, every HDU with CHECKSUM and DATASUM.\n" +
-			"The raw file is only read. Conditioning the same raw file twice gives identical bytes. A file\n" +
-			"that is already conditioned is refused. The steps are switched by the processing keys of the config.",
-		Flags: []cli.Flag{
-			configFlag, setFlag, logLevelFlag, verboseFlag, jobsFlag, jsonFlag,
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: ".", TakesFile: true, Usage: "write the conditioned files into `DIR`"},
+		Description: "Writes, for each raw MODS file, DIR/<name>, or with --by-night DIR/<obsdate>/<name> as in\n" +
+			"procDir, with the header fixes, the raw quadrants and CONPARS unchanged, and the MERGED image as\n" +
+			"extension 6, every HDU with CHECKSUM and DATASUM. DIR and its folders are created. The raw file\n" +
+			"is only read. Conditioning the same raw file twice gives identical bytes. A file that is\n" +
+			"already conditioned is refused. The steps are switched by the processing keys of the config.\n\n" +
+			"A name that already holds the same bytes is left alone; one that holds a different file follows\n" +
+			"the collision policy of the stored copies, delivery.proc.collision: rename (the default) writes\n" +
+			"the UNIQNAME, then <uniq>-2.fits, -3 and so on; error fails the file; overwrite replaces it. Raw files of\n" +
+			"one name are placed one after the other in the order given, so the first keeps the name whatever\n" +
+			"--jobs is; under error and overwrite two different ones are refused before anything is written.\n" +
+			"Temporary files left in DIR by a writer that died are removed.\n\n" +
+			"--shard I/N conditions only task I's share of the files, for a batch job array of N tasks\n" +
+			"numbered from 0 (deploy/slurm/dataman-array.sbatch): the distinct names, numbered in the order\n" +
+			"they first appear, go to task number mod N, each with all of its files. --json prints a summary\n" +
+			"that `dataman gather` reads.",
+		Flags: withConfigFlags(
+			jsonFlag,
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: ".", TakesFile: true, Usage: "write the conditioned files into `DIR`, created if missing"},
+			&cli.BoolFlag{Name: "by-night", Usage: "write DIR/<obsdate>/<name>, as in procDir"},
 			&cli.StringFlag{Name: "files-from", TakesFile: true, Usage: "read raw file names from `FILE`, one per line (- for stdin)"},
-		},
+			&cli.StringFlag{Name: "shard", Usage: "condition only task `I/N`'s share of the files (0 <= I < N)"},
+		),
 		Action: func(c *cli.Context) error {
 			ctx, cfg, err := setup(c)
 			if err != nil {
@@ -46,12 +58,16 @@ func conditionCommand(version string) *cli.Command {
 				return err
 			}
 			return runCondition(ctx, conditionOptions{
-				Files:    files,
-				OutDir:   c.String("out"),
-				Jobs:     cfg.Jobs,
-				JSON:     c.Bool(jsonFlag.Name),
-				Proc:     processing(cfg, version),
-				Progress: progress.IsTerminal(os.Stderr),
+				Files:     files,
+				FilesFrom: c.String("files-from"),
+				Shard:     c.String("shard"),
+				OutDir:    c.String("out"),
+				ByNight:   c.Bool("by-night"),
+				Policy:    place.Policy(cfg.Proc.Collision),
+				Jobs:      cfg.Jobs,
+				JSON:      c.Bool(jsonFlag.Name),
+				Proc:      processing(cfg, version),
+				Progress:  progress.IsTerminal(os.Stderr),
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -74,129 +90,87 @@ func fileArgs(c *cli.Context) ([]string, error) {
 }
 
 type conditionOptions struct {
-	Files    []string
-	OutDir   string
-	Jobs     int
-	JSON     bool
-	Proc     fits.Options
-	Progress bool
-}
-
-// conditionResult is one file's line in the summary.
-type conditionResult struct {
-	Raw      string   `json:"raw"`
-	Out      string   `json:"out,omitempty"`
-	OK       bool     `json:"ok"`
-	Error    string   `json:"error,omitempty"`
-	Bytes    int64    `json:"bytes,omitempty"`
-	HDUs     int      `json:"hdus,omitempty"`
-	UniqName string   `json:"uniqname,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Warnings []string `json:"warnings,omitempty"`
+	Files     []string
+	FilesFrom string // for the summary
+	Shard     string // "I/N", or empty for all the files
+	OutDir    string
+	ByNight   bool
+	Policy    place.Policy
+	Jobs      int
+	JSON      bool
+	Proc      fits.Options
+	Progress  bool
 }
 
 func runCondition(ctx context.Context, o conditionOptions, stdout, stderr io.Writer) error {
 	log := logx.From(ctx)
-	if st, err := os.Stat(o.OutDir); err != nil || !st.IsDir() {
-		if err == nil {
-			err = errors.New("not a directory")
-		}
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the message names the folder already
-		}
-		return exitcode.New(exitcode.Usage, fmt.Errorf("%s: write: --out: %w", o.OutDir, err))
-	}
-	results := make([]conditionResult, len(o.Files))
-	bar := progress.New(stderr, o.Progress, len(o.Files), "conditioning")
-	forEach(ctx, len(o.Files), o.Jobs, func(i int) {
-		start := time.Now()
-		r := conditionResult{Raw: o.Files[i]}
-		res, out, err := conditionFile(o.Files[i], o.OutDir, o.Proc)
-		r.Seconds = time.Since(start).Seconds()
+	start := time.Now()
+	files := o.Files
+	if o.Shard != "" {
+		i, n, err := condition.ParseShard(o.Shard)
 		if err != nil {
-			r.Error = err.Error()
-			log.Error("condition failed", "file", o.Files[i], "err", err)
-		} else {
-			r.OK, r.Out, r.Bytes, r.HDUs, r.UniqName, r.Warnings = true, out, res.OutSize, res.HDUs, res.UniqName, res.Warnings
-			for _, w := range res.Warnings {
-				log.Warn(w, "file", o.Files[i])
-			}
-			// Under cron or systemd the log lines are the progress; on a
-			// terminal the bar is, and the lines would break it.
-			level := slog.LevelInfo
-			if o.Progress {
-				level = slog.LevelDebug
-			}
-			log.Log(ctx, level, "conditioned", "file", o.Files[i], "out", out, "seconds", r.Seconds)
+			return exitcode.New(exitcode.Usage, err)
 		}
-		results[i] = r
-		bar.Add(1)
+		files = condition.Shard(files, i, n)
+		log.Info("shard", "shard", o.Shard, "files", len(files), "of", len(o.Files))
+	}
+	bar := progress.New(stderr, o.Progress, len(files), "conditioning")
+	results, err := condition.Run(ctx, condition.Options{
+		Files: files, OutDir: o.OutDir, ByNight: o.ByNight, Policy: o.Policy, Jobs: o.Jobs, Proc: o.Proc, Log: log,
+		Done: func(r condition.Result) {
+			switch {
+			case r.OK:
+				log.Debug("conditioned", "file", r.Raw, "out", r.Out, "seconds", r.Seconds)
+			case !o.JSON:
+				// Said once, as it happens, above the progress bar; the
+				// summary counts it.
+				PrintError(stderr, errors.New(r.Error))
+			}
+			bar.Add(1)
+		},
 	})
 	bar.Done()
-	failed := 0
-	for _, r := range results {
-		if !r.OK {
-			failed++
-		}
+	if err != nil {
+		return exitcode.New(exitcode.Usage, err)
 	}
+	sum := condition.NewSummary(results)
+	sum.Shard, sum.FilesFrom, sum.Out, sum.Seconds = o.Shard, o.FilesFrom, o.OutDir, time.Since(start).Seconds()
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := enc.Encode(sum); err != nil {
 			return err
 		}
 	} else {
-		for _, r := range results {
-			if r.OK {
-				fmt.Fprintf(stdout, "ok     %s -> %s (%d HDUs, %s, %.3f s)\n", r.Raw, r.Out, r.HDUs, humanBytes(r.Bytes), r.Seconds)
-			} else {
-				fmt.Fprintf(stdout, "FAILED %s\n", r.Error)
-			}
-		}
-		fmt.Fprintf(stdout, "conditioned %d of %d files, %d failed\n", len(results)-failed, len(results), failed)
+		printResults(stdout, sum)
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return fmt.Errorf("condition: stopped by a signal after %d of %d files; run it again to do the rest (files done are left alone)",
+			sum.Files-sum.NotStarted, sum.Files)
 	}
-	if failed > 0 {
-		for _, r := range results {
-			if !r.OK {
-				PrintError(stderr, errors.New(r.Error))
-			}
-		}
+	if sum.Failed > 0 {
 		return exitcode.Silent(exitcode.Failure)
 	}
 	return nil
 }
 
-// conditionFile conditions one raw file into dir. Errors read
-// "<file>: <step>: <reason>"; on any error nothing is left under the final
-// name.
-func conditionFile(rawPath, dir string, opts fits.Options) (*fits.Result, string, error) {
-	name := filepath.Base(rawPath)
-	out := filepath.Join(dir, name)
-	if same, _ := sameFile(rawPath, out); same {
-		return nil, "", fmt.Errorf("%s: write: the output %s would replace the raw file; use --out", rawPath, out)
+// printResults writes a line for each file done and the count; failures
+// were said on stderr as they happened.
+func printResults(w io.Writer, sum condition.Summary) {
+	for _, r := range sum.Results {
+		if !r.OK {
+			continue
+		}
+		var note string
+		if r.Kept {
+			note = ", identical file already there"
+		}
+		if filepath.Base(r.Out) != filepath.Base(r.Raw) {
+			note += fmt.Sprintf(", renamed: %s holds a different file", filepath.Base(r.Raw))
+		}
+		fmt.Fprintf(w, "ok     %s -> %s (%d HDUs, %s, %.3f s%s)\n", r.Raw, r.Out, r.HDUs, humanBytes(r.Bytes), r.Seconds, note)
 	}
-	raw, err := fits.Open(rawPath)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: read: %w", rawPath, err)
-	}
-	defer raw.Close()
-	tmp, err := atomicfile.Create(dir, name, 0o644)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: write: %w", rawPath, err)
-	}
-	res, err := fits.Condition(raw, tmp, opts)
-	if err != nil {
-		tmp.Abort()
-		return nil, "", fmt.Errorf("%s: %w", rawPath, err)
-	}
-	if err := tmp.Commit(); err != nil {
-		return nil, "", fmt.Errorf("%s: write: %w", rawPath, err)
-	}
-	return res, out, nil
+	fmt.Fprintf(w, "conditioned %d of %d files, %d failed\n", sum.Files-sum.Failed, sum.Files, sum.Failed)
 }
 
 func sameFile(a, b string) (bool, error) {
@@ -213,28 +187,7 @@ func sameFile(a, b string) (bool, error) {
 
 // forEach runs fn for 0..n-1 on at most jobs goroutines, stopping to start
 // new items once ctx is done.
-func forEach(ctx context.Context, n, jobs int, fn func(i int)) {
-	jobs = max(1, min(jobs, n))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
-	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(next)
-	wg.Wait()
-}
+var forEach = workers.ForEach
 
 func humanBytes(n int64) string {
 	switch {

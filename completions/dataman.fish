@@ -3,7 +3,7 @@
 
 function __fish_dataman_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i condition listen archive dispatch sweep config verify help h
+        if contains -- $i condition gather listen archive dispatch sweep config verify help h
             return 1
         end
     end
@@ -20,8 +20,13 @@ complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l log-level -
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l verbose -s v -d 'log the detail of every file (--log-level debug)'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l jobs -s j -r -d 'files processed at once (default: jobs from the config)'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l json -d 'print the results as JSON on stdout'
-complete -c dataman -n '__fish_seen_subcommand_from condition' -l out -s o -r -d 'write the conditioned files into `DIR`'
+complete -c dataman -n '__fish_seen_subcommand_from condition' -l out -s o -r -d 'write the conditioned files into `DIR`, created if missing'
+complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l by-night -d 'write DIR/<obsdate>/<name>, as in procDir'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -l files-from -r -d 'read raw file names from `FILE`, one per line (- for stdin)'
+complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l shard -r -d 'condition only task `I/N`\'s share of the files (0 <= I < N)'
+complete -c dataman -n '__fish_seen_subcommand_from gather' -f -l help -s h -d 'show help'
+complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'gather' -d 'gather the summaries of a job array\'s tasks: which tasks and files failed, and why'
+complete -c dataman -n '__fish_seen_subcommand_from gather' -f -l json -d 'print the results as JSON on stdout'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l help -s h -d 'show help'
 complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'listen' -d 'deliver each frame the camera server announces over UDP (the dataMan server)'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -l config -s c -r -d 'YAML config `FILE` (dataMan\'s dataman.ini works unchanged); default: $DATAMAN_CONFIG, else the built-in default'

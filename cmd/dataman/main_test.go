@@ -30,7 +30,12 @@ func scriptParams(dir string) testscript.Params {
 }
 
 func TestScriptCondition(t *testing.T) {
-	testscript.Run(t, scriptParams("../../testdata/script/condition"))
+	p := scriptParams("../../testdata/script/condition")
+	p.Cmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"waitfile":  cmdWaitFile,
+		"nopartial": cmdNoPartial,
+	}
+	testscript.Run(t, p)
 }
 
 func TestScriptArchive(t *testing.T) {
