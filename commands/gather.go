@@ -89,7 +89,7 @@ func printGathered(w io.Writer, g condition.Gathered) {
 		// The extra dataman flags of the first submission are not known
 		// here; the README says to give them again.
 		if rerun := a.Rerun(); len(rerun) > 0 && a.Tasks > 0 && a.FilesFrom != "" {
-			fmt.Fprintf(w, "rerun:  DATAMAN_SHARDS=%d sbatch --array=%s %s %s %s\n", a.Tasks, condition.ArraySpec(rerun),
+			fmt.Fprintf(w, "rerun:  ARRAY_TASKS=%d sbatch --array=%s %s %s %s\n", a.Tasks, condition.ArraySpec(rerun),
 				arrayScript, shellQuote(a.FilesFrom), shellQuote(a.Out))
 		}
 	}
