@@ -16,6 +16,9 @@ cat "$raw" >/dev/null # warm the page cache
 "$work/dataman" condition --out "$work/out" "$raw" >/dev/null
 printf 'run  wall_s  peak_rss_MB\n'
 for i in $(seq "$runs"); do
+	# Each run writes the file anew: condition leaves alone a file that is
+	# already there with the same bytes.
+	rm -f "$work/out/mods1b.20260119.0001.fits"
 	/usr/bin/time -v "$work/dataman" condition --out "$work/out" "$raw" >/dev/null 2>"$work/time.txt"
 	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {split($2,a,":"); print a[1]*60+a[2]}' "$work/time.txt")
 	rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$work/time.txt")
