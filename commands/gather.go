@@ -83,8 +83,8 @@ func printGathered(w io.Writer, g condition.Gathered) {
 				fmt.Fprintf(w, "FAILED  %s%s\n", task, r.Error)
 			}
 		}
-		for _, t := range a.Missing {
-			fmt.Fprintf(w, "MISSING task %d: no summary: the task did not finish (its Slurm log says why)\n", t)
+		if len(a.Missing) > 0 {
+			fmt.Fprintf(w, "MISSING task %s: no summary: the task did not finish (its Slurm log says why)\n", condition.ArraySpec(a.Missing))
 		}
 		// The extra dataman flags of the first submission are not known
 		// here; the README says to give them again.

@@ -33,7 +33,10 @@ func Shard(files []string, i, n int) []string {
 	return share
 }
 
-// ParseShard reads "I/N", task I of N (0 ≤ I < N).
+// MaxShards bounds N: Slurm's job arrays have at most 4,000,001 tasks.
+const MaxShards = 1 << 22
+
+// ParseShard reads "I/N", task I of N (0 ≤ I < N ≤ MaxShards).
 func ParseShard(s string) (i, n int, err error) {
 	a, b, ok := strings.Cut(s, "/")
 	if ok {
@@ -42,7 +45,7 @@ func ParseShard(s string) (i, n int, err error) {
 			n, err = strconv.Atoi(b)
 		}
 	}
-	if !ok || err != nil || n < 1 || i < 0 || i >= n {
+	if !ok || err != nil || n < 1 || n > MaxShards || i < 0 || i >= n {
 		return 0, 0, fmt.Errorf("--shard %q: want I/N with 0 ≤ I < N, e.g. 3/100 (task 3 of a 100-task array numbered from 0)", s)
 	}
 	return i, n, nil

@@ -67,6 +67,8 @@ func TestParseShard(t *testing.T) {
 		{"8/8", 0, 0, true},
 		{"-1/8", 0, 0, true},
 		{"0/0", 0, 0, true},
+		{"0/4194304", 0, 4194304, false},
+		{"0/4194305", 0, 0, true},
 		{"3", 0, 0, true},
 		{"a/b", 0, 0, true},
 		{"", 0, 0, true},
@@ -92,4 +94,22 @@ func TestArraySpec(t *testing.T) {
 			t.Errorf("ArraySpec(%v) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+func FuzzParseShard(f *testing.F) {
+	for _, s := range []string{"0/1", "3/8", "8/8", "-1/2", "1/", "/", "", "99999999999999999999/1", "1/2/3", " 1/2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		i, n, err := ParseShard(s)
+		if err != nil {
+			return
+		}
+		if i < 0 || i >= n {
+			t.Fatalf("ParseShard(%q) = %d, %d", s, i, n)
+		}
+		if i2, n2, err := ParseShard(fmt.Sprintf("%d/%d", i, n)); err != nil || i2 != i || n2 != n {
+			t.Fatalf("ParseShard(%q) = %d/%d does not read back: %d, %d, %v", s, i, n, i2, n2, err)
+		}
+	})
 }

@@ -84,3 +84,26 @@ func TestGather(t *testing.T) {
 		t.Errorf("a missing path is not an error")
 	}
 }
+
+// Summaries are read from files any task may have cut short or anyone may
+// have edited: nothing in them may crash dataman gather.
+func FuzzGather(f *testing.F) {
+	f.Add([]byte(`{"shard": "1/4", "out": "/o", "files": 1, "failed": 1, "results": [{"raw": "a", "ok": false}]}`))
+	f.Add([]byte(`{"shard": "9/4", "results": []}`))
+	f.Add([]byte(`{"shard": "0/100000", "results": []}`))
+	f.Add([]byte(`{"results": null}`))
+	f.Add([]byte(`{"shard": "2/3", "out": "out3", "resu`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "task.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g, err := Gather([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Arrays)+len(g.Unreadable) != 1 {
+			t.Fatalf("one file gave %d arrays and %d unreadable", len(g.Arrays), len(g.Unreadable))
+		}
+	})
+}
