@@ -92,6 +92,8 @@ func TestArray(t *testing.T) {
 			t.Errorf("task %d: not reported by scontrol", i)
 		case i == bad && (st.State != "FAILED" || st.ExitCode != "1:0"):
 			t.Errorf("task %d (with the cut file): %s %s, want FAILED 1:0", i, st.State, st.ExitCode)
+		case i == bad && !strings.Contains(slurmLog(work, job, i), "dataman gather "+filepath.Join(out, ".dataman-tasks")):
+			t.Errorf("task %d's Slurm log does not say where to look%s", i, slurmLog(work, job, i))
 		case i != bad && st.State != "COMPLETED":
 			t.Errorf("task %d: %s %s, want COMPLETED%s", i, st.State, st.ExitCode, slurmLog(work, job, i))
 		}
