@@ -79,7 +79,9 @@ func startCluster(t testing.TB) *cluster {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(script, "start", c.dir)
-	cmd.Env = append(os.Environ(), "SLURMCTLD_PORT="+freePort(t), "SLURMD_PORT="+freePort(t), fmt.Sprintf("CPUS=%d", c.cpus))
+	cmd.Env = append(os.Environ(), "SLURMCTLD_PORT="+freePort(t), "SLURMD_PORT="+freePort(t), fmt.Sprintf("CPUS=%d", c.cpus),
+		// Stopped even if this test binary dies before its Cleanup.
+		fmt.Sprintf("WATCH_PID=%d", os.Getpid()))
 	// Registered before the start, so that a half-started cluster is
 	// stopped too; the temporary folder is removed after this runs.
 	t.Cleanup(func() { c.stop(script) })
