@@ -113,6 +113,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}()
 	}
 
+	if !o.DryRun {
+		// A ledger of an earlier version is split into nights first, so
+		// that judging a night never reads years of it.
+		if err := ledger.MigrateAll(o.Deliverer.Layout().StateDir); err != nil {
+			return Summary{}, err
+		}
+	}
 	jo := judge.Options{Layout: o.Deliverer.Layout(), RepoTimeout: o.RepoTimeout}
 	if d, ok := o.Deliverer.(interface{ JudgeOptions() judge.Options }); ok {
 		// The delivery path's own view: its folders' timeouts, its stuck

@@ -27,15 +27,15 @@ else
 	go build -o "$work/dataman" ./cmd/dataman
 fi
 dm="$work/dataman"
-# The night's frames were just made; a real night is hours old.
-set_paths=(--set paths.dataDir="$work/raw" --set paths.procDir="$work/proc"
-	--set paths.repoDir="$work/newdata" --set paths.stateDir="$work/state" --set paths.logDir="$work"
-	--set sweep.minAge=0s)
+# The folders come from the environment, which every dataman version reads
+# (the night's frames were just made; a real night is hours old).
+export DATAMAN_PATHS_DATADIR="$work/raw" DATAMAN_PATHS_PROCDIR="$work/proc" DATAMAN_PATHS_REPODIR="$work/newdata"
+export DATAMAN_PATHS_STATEDIR="$work/state" DATAMAN_PATHS_LOGDIR="$work" DATAMAN_SWEEP_MINAGE=0s
 mkdir -p "$work/newdata"
 
 # One real night, delivered.
 "$dm" synth --out "$work/raw" --channel mods1b --mode 1k-2x2 --count "$frames" >/dev/null
-"$dm" archive --dispatch --night 20260119 "${set_paths[@]}" >/dev/null 2>&1
+"$dm" archive --dispatch --night 20260119 >/dev/null 2>&1
 
 # The history: three lines per frame (condition, store, dispatch) of frames
 # whose copies the archive took long ago, written in the 0.1 format before
@@ -80,15 +80,15 @@ timed() { # out-file command...: wall seconds and peak RSS (kB) of one run
 median() { sort -n -k"$2" "$1" | awk -v k="$2" '{a[NR]=$k} END {print a[int((NR+1)/2)]}'; }
 
 : >"$work/migrate.txt"
-timed "$work/migrate.txt" "$dm" sweep --night 20260119 "${set_paths[@]}"
+timed "$work/migrate.txt" "$dm" sweep --night 20260119
 read -r mt mr <"$work/migrate.txt"
 printf 'first command (migration of the history + no-op sweep): %.3f s, peak RSS %.1f MB\n' "$mt" "$(awk -v k="$mr" 'BEGIN{print k/1024}')"
 
 : >"$work/sweep.txt"
 : >"$work/archive.txt"
 for _ in $(seq "$runs"); do
-	timed "$work/sweep.txt" "$dm" sweep --night 20260119 "${set_paths[@]}"
-	timed "$work/archive.txt" "$dm" archive "${set_paths[@]}" mods1b.20260119.0001.fits
+	timed "$work/sweep.txt" "$dm" sweep --night 20260119
+	timed "$work/archive.txt" "$dm" archive mods1b.20260119.0001.fits
 done
 printf 'no-op sweep of one night (%d frames): median %.3f s, peak RSS %.1f MB (%d runs)\n' "$frames" \
 	"$(median "$work/sweep.txt" 1)" "$(awk -v k="$(median "$work/sweep.txt" 2)" 'BEGIN{print k/1024}')" "$runs"
@@ -97,7 +97,7 @@ printf 'archive of one delivered file:      median %.3f s, peak RSS %.1f MB (%d 
 
 # listen: RSS once it is up and idle after its start-up sweep (of today's
 # nights, plus the real one).
-"$dm" listen --addr 127.0.0.1:0 --night 20260119 --set sweep.every=0 "${set_paths[@]}" 2>"$work/listen.log" &
+"$dm" listen --addr 127.0.0.1:0 --night 20260119 --set sweep.every=0 2>"$work/listen.log" &
 lpid=$!
 for _ in $(seq 600); do
 	grep -q 'sweep finished' "$work/listen.log" 2>/dev/null && break

@@ -42,7 +42,7 @@ type Ledger struct {
 	readOnly bool
 	lock     *os.File // nil when read-only
 	nights   map[string]*nightLog
-	legacy   []Event // read-only view of a ledger not migrated yet
+	legacy   string // read-only view of a ledger not migrated yet: its file, read a night at a time
 	problems []error
 	closed   bool
 }
@@ -150,11 +150,9 @@ func OpenReadOnly(stateDir, channel string) (*Ledger, error) {
 	}
 	l := newLedger(stateDir, channel)
 	l.readOnly = true
-	events, problems, err := Read(Path(stateDir, channel))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	if _, err := os.Stat(Path(stateDir, channel)); err == nil {
+		l.legacy = Path(stateDir, channel)
 	}
-	l.legacy, l.problems = events, problems
 	return l, nil
 }
 
@@ -197,14 +195,22 @@ func (l *Ledger) night(night string) *nightLog {
 	return n
 }
 
-// seedLegacy puts the not yet migrated events of night into n first.
+// seedLegacy puts the not yet migrated events of night into n first,
+// streaming the old file so that only this night is held.
 func (l *Ledger) seedLegacy(n *nightLog, night string) {
 	n.files = map[string]*history{}
-	for _, ev := range l.legacy {
+	if l.legacy == "" {
+		return
+	}
+	problems, err := scan(l.legacy, func(_ string, ev Event) {
 		if NightOf(ev.File) == night {
 			n.apply(ev)
 		}
+	})
+	if err != nil {
+		problems = append(problems, err)
 	}
+	l.problems = append(l.problems, problems...)
 }
 
 // refresh brings n up to date with its file: new complete lines are added;
@@ -551,13 +557,13 @@ func (l *Ledger) NightsSince(t time.Time) ([]string, error) {
 		}
 		set[strings.TrimSuffix(name, ".ledger")] = true
 	}
-	l.mu.Lock()
-	for _, ev := range l.legacy {
-		if t.IsZero() || !ev.Time.Before(t) {
-			set[NightOf(ev.File)] = true
-		}
+	if l.legacy != "" {
+		scan(l.legacy, func(_ string, ev Event) {
+			if t.IsZero() || !ev.Time.Before(t) {
+				set[NightOf(ev.File)] = true
+			}
+		})
 	}
-	l.mu.Unlock()
 	nights := make([]string, 0, len(set))
 	for n := range set {
 		nights = append(nights, n)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/obsdata/dataman/internal/atomicfile"
+	"golang.org/x/sys/unix"
 )
 
 // migrate moves a single-file ledger of an earlier version into night
@@ -54,7 +54,9 @@ func (l *Ledger) migrate() error {
 				return err
 			}
 		}
-		if err := syncDir(l.dir); err != nil {
+		// The night files were written without an fsync each: one syncfs
+		// makes them all durable before the old file is renamed away.
+		if err := syncFS(l.dir); err != nil {
 			return err
 		}
 		if err := os.Rename(legacy, legacy+".migrated"); err != nil {
@@ -88,7 +90,14 @@ func (l *Ledger) mergeNight(night, spilled string) error {
 			last = ev.Time
 		}
 	}
-	if err := atomicfile.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	// Written whole under a temporary name and renamed: a reader sees the
+	// old night or the new one. migrate syncs them all at once.
+	tmp := filepath.Join(filepath.Dir(path), "."+night+".merged")
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	// The file's time is its last event's, as if it had been written all
@@ -185,4 +194,38 @@ func (s *spill) remove() {
 	for n := range s.nights {
 		os.Remove(s.path(n))
 	}
+}
+
+// syncFS flushes the file system holding dir: every file written there.
+func syncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return err
+	}
+	return d.Sync()
+}
+
+// MigrateAll migrates every single-file ledger under stateDir, so that a
+// writer that reads many nights (a sweep, listen) never loads one whole.
+func MigrateAll(stateDir string) error {
+	paths, err := filepath.Glob(filepath.Join(stateDir, "ledger", "*.ledger"))
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		ch := strings.TrimSuffix(filepath.Base(p), ".ledger")
+		if checkChannel(ch) != nil {
+			continue
+		}
+		l, err := Open(stateDir, ch)
+		if err != nil {
+			return err
+		}
+		l.Close()
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/obsdata/dataman/internal/control"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
+	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/sdnotify"
 	"github.com/obsdata/dataman/internal/udp"
@@ -90,6 +91,11 @@ func Run(ctx context.Context, o Options, deps Deps) error {
 	}
 	defer ctl.Release()
 	if err := ctl.SetStatus(control.Status{State: control.Starting}); err != nil {
+		return fmt.Errorf("state directory %s: %w", o.StateDir, err)
+	}
+	// A ledger of an earlier version is split into nights before anything
+	// reads it, so that no part of the server ever holds years of it.
+	if err := ledger.MigrateAll(o.StateDir); err != nil {
 		return fmt.Errorf("state directory %s: %w", o.StateDir, err)
 	}
 	conn, err := udp.Listen(ctx, o.Addr)
