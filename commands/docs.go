@@ -95,4 +95,3 @@ func exitStatusSection(app *cli.App) (string, error) {
 	}
 	return b.String(), nil
 }
-
