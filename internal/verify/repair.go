@@ -57,7 +57,7 @@ func repair(ctx context.Context, o Options, sel *selection, results []Result) er
 		results[i].Fixed = rep.Actions
 		if err != nil {
 			results[i].FixError = err.Error()
-			log.Warn("repair failed", "file", results[i].File, "err", err)
+			log.Debug("repair failed", "file", results[i].File, "err", err) // the result line says it
 		} else {
 			log.Debug("repaired", "file", results[i].File, "actions", rep.Actions)
 		}
