@@ -158,28 +158,3 @@ func (a *applier) close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// forEach runs fn(0..n-1) on at most jobs goroutines, starting no new item
-// once ctx is done.
-func forEach(ctx context.Context, n, jobs int, fn func(i int)) {
-	jobs = max(1, min(jobs, n))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range jobs {
-		wg.Go(func() {
-			for i := range next {
-				fn(i)
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/stall"
+	"github.com/obsdata/dataman/internal/workers"
 )
 
 // Options configure Run.
@@ -165,7 +166,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		a.watcher = &stall.Watcher{}
 	}
 	var mu sync.Mutex
-	forEach(ctx, len(sum.Actions), o.Jobs, func(i int) {
+	workers.ForEach(ctx, len(sum.Actions), o.Jobs, func(i int) {
 		r := &sum.Actions[i]
 		// Once ctx ends no new action starts, but one under way finishes:
 		// cut short, a delivery would be left for the next run half done
