@@ -510,9 +510,12 @@ func (j *job) replaces(named, uniq string, curAnnounced time.Time) bool {
 	if !j.announced.IsZero() {
 		return curAnnounced.IsZero() || !curAnnounced.After(j.announced)
 	}
-	cur, curUniq, known := j.frameOf(named)
 	mine, ok1 := frame.UniqTime(uniq)
 	then, ok2 := frame.UniqTime(named)
+	if ok1 && ok2 {
+		return mine.After(then)
+	}
+	cur, curUniq, known := j.frameOf(named)
 	if !ok2 {
 		then, ok2 = frame.UniqTime(curUniq)
 	}
