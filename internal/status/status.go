@@ -121,9 +121,6 @@ func Build(ctx context.Context, o Options) (Report, error) {
 		return r, err
 	}
 	r.Problems = append(r.Problems, v.Problems...)
-	if v.RepoErr != nil {
-		r.Problems = append(r.Problems, fmt.Sprintf("repoDir %s: %v", lay.RepoDir, v.RepoErr))
-	}
 	r.Channels = count(v.Frames)
 
 	for _, d := range []struct {
@@ -139,6 +136,9 @@ func Build(ctx context.Context, o Options) (Report, error) {
 			s.Err = err.Error()
 		}
 		r.Space = append(r.Space, s)
+	}
+	if v.RepoErr != nil && r.Space[1].Err == "" { // else said once, by the space
+		r.Problems = append(r.Problems, fmt.Sprintf("repoDir %s: %v", lay.RepoDir, v.RepoErr))
 	}
 
 	switch l, err := sweep.ReadLast(lay.StateDir); {
