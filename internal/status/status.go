@@ -174,7 +174,6 @@ func (o Options) free(dir string) (int64, error) {
 // process, then .status.
 func listen(stateDir string, alive func(int) bool) (Listen, []string) {
 	var l Listen
-	var problems []string
 	pidPath := filepath.Join(stateDir, control.PidFile)
 	pid, err := control.ReadPid(stateDir)
 	switch {
@@ -209,7 +208,7 @@ func listen(stateDir string, alive func(int) bool) (Listen, []string) {
 	if t, err := time.Parse(time.RFC3339, f["updated"]); err == nil {
 		l.Updated = t
 	}
-	return l, problems
+	return l, nil
 }
 
 // count sums the judged frames up by channel, in the judge's order.
