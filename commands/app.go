@@ -31,6 +31,7 @@ func New(version string) *cli.App {
 			configCommand(),
 			synthCommand(),
 			verifyCommand(version),
+			statusCommand(version),
 			gendocsCommand(),
 		},
 		// main turns errors into exit codes; urfave must not exit by itself.
@@ -108,6 +109,7 @@ var exitStatuses = map[string][]exitStatus{
 	"listen":    listenStatuses,
 	"verify":    verifyStatuses,
 	"sweep":     sweepStatuses,
+	"status":    statusStatuses,
 	"config":    {statusConfigOK, statusUsage},
 	"gendocs":   {statusDocsOK, statusDocsFailure, statusUsage},
 }

@@ -3,7 +3,7 @@
 
 function __fish_dataman_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i condition gather listen archive dispatch sweep config verify help h
+        if contains -- $i condition gather listen archive dispatch sweep config verify status help h
             return 1
         end
     end
@@ -96,5 +96,19 @@ complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l channel -r -d 
 complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l deep -d 'also recompute MERGED from the raw file and compare it bit for bit'
 complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l fix -d 'hand what can be repaired to the delivery path, then verify it again'
 complete -c dataman -n '__fish_seen_subcommand_from verify' -f -l redeliver -d 'send again the newdata copies the archive took (delivered, then gone)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l help -s h -d 'show help'
+complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'status' -d 'show whether listen runs and where a night\'s frames stand; --check for Nagios/Icinga'
+complete -c dataman -n '__fish_seen_subcommand_from status' -l config -s c -r -d 'YAML config `FILE` (dataMan\'s dataman.ini works unchanged); default: $DATAMAN_CONFIG, else the built-in default'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l set -r -d 'override a config key, e.g. --set paths.dataDir=/data (`KEY=VALUE`, repeatable)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l log-level -r -d 'log `LEVEL`: debug, info, warn or error'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l verbose -s v -d 'log the detail of every file (--log-level debug)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l jobs -s j -r -d 'files processed at once (default: jobs from the config)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l json -d 'print the results as JSON on stdout'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l night -r -d 'count the frames of the observing night `CCYYMMDD` (default: the current one)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l check -d 'answer as a Nagios/Icinga plugin: one line, exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l pending-warn -r -d 'WARNING when a dispatch has been pending this `DURATION` (default: status.pendingWarn; 0: never)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l pending-crit -r -d 'CRITICAL when a dispatch has been pending this `DURATION` (default: status.pendingCrit; 0: never)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l min-free-warn -r -d 'WARNING when procDir or repoDir has less free space than `SIZE` (default: status.minFreeWarn; 0: never)'
+complete -c dataman -n '__fish_seen_subcommand_from status' -f -l min-free-crit -r -d 'CRITICAL when procDir or repoDir has less free space than `SIZE` (default: status.minFreeCrit; 0: never)'
 complete -c dataman -n '__fish_seen_subcommand_from help h' -f -l help -s h -d 'show help'
 complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'help h' -d 'show the commands, or one command\'s help'

@@ -82,8 +82,9 @@ func (s Summary) Count(k Kind) int {
 // nights in scope, plans, and applies the plan through the Deliverer. The
 // returned error is for a sweep that could not run (the lock is held, the raw
 // folder cannot be read, ctx ended); failed actions and problems are in the
-// Summary.
-func Run(ctx context.Context, o Options) (Summary, error) {
+// Summary. A sweep that is not a dry run records what it did in the state
+// directory's LastName, for dataman status.
+func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	if o.Deliverer == nil {
 		return Summary{}, errors.New("sweep: no deliverer")
 	}
@@ -115,6 +116,12 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 
 	if !o.DryRun {
+		start := o.Now()
+		defer func() {
+			if werr := WriteLast(o.Deliverer.Layout().StateDir, last(sum, start, o.Now(), err)); werr != nil {
+				o.Log.Warn("recording the sweep", "err", werr)
+			}
+		}()
 		// A ledger of an earlier version is split into nights first, so
 		// that judging a night never reads years of it.
 		if err := ledger.MigrateAll(o.Deliverer.Layout().StateDir); err != nil {
@@ -140,7 +147,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, err
 	}
 	plan := planView(v, o.Now())
-	sum := Summary{Nights: plan.Nights, DryRun: o.DryRun, Actions: make([]Result, len(plan.Actions)),
+	sum = Summary{Nights: plan.Nights, DryRun: o.DryRun, Actions: make([]Result, len(plan.Actions)),
 		Deferred: plan.Deferred, KnownLost: plan.KnownLost, Taken: plan.Taken, FailedRaw: plan.Failed, Problems: plan.Problems}
 	for i, a := range plan.Actions {
 		sum.Actions[i] = Result{Action: a, Status: Planned}

@@ -30,6 +30,7 @@ type Config struct {
 	Repo       Destination // delivery.repo
 	Retry      Retry       // delivery.retry
 	Sweep      Sweep
+	Status     Status
 	Log        Log
 
 	sources map[string]Source
@@ -96,6 +97,15 @@ type Sweep struct {
 	Every    time.Duration // sweep.every: period of the sweep inside listen; 0 = never
 	MinAge   time.Duration // sweep.minAge: younger raw files are left to the datagrams
 	Schedule string        // sweep.schedule: standard 5-field cron spec; "" = none
+}
+
+// Status is the thresholds of dataman status --check: past a Warn value
+// the check says WARNING, past a Crit value CRITICAL; 0 turns one off.
+type Status struct {
+	PendingWarn time.Duration // status.pendingWarn: a dispatch pending for longer
+	PendingCrit time.Duration // status.pendingCrit
+	MinFreeWarn int64         // status.minFreeWarn: bytes free on procDir or repoDir, fewer
+	MinFreeCrit int64         // status.minFreeCrit
 }
 
 // Log is the optional dataMan-style log file.

@@ -91,6 +91,7 @@ func builtinWant(root string) Config {
 	c.Repo.Consumed = true
 	c.Retry = Retry{Initial: 5 * time.Second, Max: 5 * time.Minute}
 	c.Sweep = Sweep{Every: 10 * time.Minute, MinAge: 30 * time.Second}
+	c.Status = Status{PendingWarn: 10 * time.Minute, PendingCrit: time.Hour, MinFreeWarn: 20 << 30, MinFreeCrit: 5 << 30}
 	return c
 }
 
@@ -623,6 +624,7 @@ func TestEntriesOrder(t *testing.T) {
 		"delivery.repo.collision", "delivery.repo.minFree", "delivery.repo.timeout", "delivery.repo.consumed",
 		"delivery.retry.initial", "delivery.retry.max",
 		"sweep.every", "sweep.minAge", "sweep.schedule",
+		"status.pendingWarn", "status.pendingCrit", "status.minFreeWarn", "status.minFreeCrit",
 		"log.file",
 	}
 	var got []string
@@ -677,6 +679,7 @@ var otherValues = map[string]string{
 	"delivery.repo.consumed": "N",
 	"delivery.retry.initial": "1s", "delivery.retry.max": "1h",
 	"sweep.every": "1h", "sweep.minAge": "0s", "sweep.schedule": "*/15 * * * *",
+	"status.pendingWarn": "0s", "status.pendingCrit": "2h", "status.minFreeWarn": "0", "status.minFreeCrit": "1GiB",
 	"log.file": "Y",
 }
 

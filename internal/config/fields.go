@@ -70,6 +70,11 @@ var fields = []field{
 	durationField("sweep.minAge", 0, func(c *Config) *time.Duration { return &c.Sweep.MinAge }),
 	scheduleField("sweep.schedule", func(c *Config) *string { return &c.Sweep.Schedule }),
 
+	durationField("status.pendingWarn", 0, func(c *Config) *time.Duration { return &c.Status.PendingWarn }),
+	durationField("status.pendingCrit", 0, func(c *Config) *time.Duration { return &c.Status.PendingCrit }),
+	sizeField("status.minFreeWarn", func(c *Config) *int64 { return &c.Status.MinFreeWarn }),
+	sizeField("status.minFreeCrit", func(c *Config) *int64 { return &c.Status.MinFreeCrit }),
+
 	flagField("log.file", func(c *Config) *bool { return &c.Log.File }),
 }
 

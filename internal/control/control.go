@@ -98,6 +98,10 @@ type Status struct {
 	Addr  string // where the daemon listens
 	Queue int    // requests waiting
 	Busy  int    // files being processed
+	// Latency is the last frame's time from its datagram to its <CHAN>.new
+	// (0: none delivered since the start), for dataman status; written to
+	// the microsecond.
+	Latency time.Duration
 }
 
 // Format is the content of .status: the state word alone on the first line,
@@ -105,8 +109,12 @@ type Status struct {
 func (s Status) Format(pid int, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(s.State + "\n")
-	fmt.Fprintf(&b, "last=%s\naddr=%s\nqueue=%d\nbusy=%d\npid=%d\nupdated=%s\n",
-		s.Last, s.Addr, s.Queue, s.Busy, pid, now.UTC().Format(time.RFC3339))
+	latency := ""
+	if s.Latency > 0 {
+		latency = s.Latency.Round(time.Microsecond).String()
+	}
+	fmt.Fprintf(&b, "last=%s\naddr=%s\nqueue=%d\nbusy=%d\nlatency=%s\npid=%d\nupdated=%s\n",
+		s.Last, s.Addr, s.Queue, s.Busy, latency, pid, now.UTC().Format(time.RFC3339))
 	return b.String()
 }
 

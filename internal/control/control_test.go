@@ -41,7 +41,8 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf(".pid holds %d (%v), want %d", pid, err, os.Getpid())
 	}
 	f.now = func() time.Time { return time.Date(2026, 1, 19, 20, 13, 20, 0, time.UTC) }
-	st := Status{State: Running, Last: "mods1b.20260119.0001.fits", Addr: "127.0.0.1:10301", Queue: 3, Busy: 2}
+	st := Status{State: Running, Last: "mods1b.20260119.0001.fits", Addr: "127.0.0.1:10301", Queue: 3, Busy: 2,
+		Latency: 812345 * time.Microsecond}
 	if err := f.SetStatus(st); err != nil {
 		t.Fatal(err)
 	}
@@ -49,13 +50,13 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "RUNNING\nlast=mods1b.20260119.0001.fits\naddr=127.0.0.1:10301\nqueue=3\nbusy=2\npid=" +
+	want := "RUNNING\nlast=mods1b.20260119.0001.fits\naddr=127.0.0.1:10301\nqueue=3\nbusy=2\nlatency=812.345ms\npid=" +
 		strconv.Itoa(os.Getpid()) + "\nupdated=2026-01-19T20:13:20Z\n"
 	if string(b) != want {
 		t.Errorf(".status:\n%s\nwant:\n%s", b, want)
 	}
 	state, fields, err := ParseStatus(string(b))
-	if err != nil || state != Running || fields["last"] != st.Last || fields["addr"] != st.Addr || fields["queue"] != "3" {
+	if err != nil || state != Running || fields["last"] != st.Last || fields["addr"] != st.Addr || fields["queue"] != "3" || fields["latency"] != "812.345ms" {
 		t.Errorf("ParseStatus: %q %v %v", state, fields, err)
 	}
 

@@ -152,6 +152,7 @@ type server struct {
 	queued   int                 // requests in queue: at most o.Queue
 	busy     []busyWorker        // by worker slot; file "" when idle
 	last     string
+	latency  time.Duration // the last delivered frame's, from its datagram
 	stopping bool
 	stuck    string // the file the watchdog last found stuck
 }
@@ -276,7 +277,8 @@ func (s *server) inProgress() []string {
 func (s *server) status(state string) control.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := control.Status{State: state, Last: s.last, Addr: s.addr, Queue: s.queued + s.watch.Len()}
+	st := control.Status{State: state, Last: s.last, Addr: s.addr, Queue: s.queued + s.watch.Len(),
+		Latency: s.latency}
 	for _, b := range s.busy {
 		if b.file != "" {
 			st.Busy++

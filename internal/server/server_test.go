@@ -635,3 +635,28 @@ func TestIncompleteBackoff(t *testing.T) {
 		t.Errorf("default: %d retries over %v before giving up", tries, total)
 	}
 }
+
+// .status tells dataman status the last frame's time from its datagram to
+// its .new.
+func TestListenStatusLatency(t *testing.T) {
+	o := testListenOptions(t)
+	a := writeRaw(t, o.DataDir, 1)
+	r := startListen(t, o, newListenFake(), Deps{})
+	r.send(t, "proc "+a)
+	r.log.waitFor(t, "delivered", 1)
+	deadline := time.Now().Add(listenPatience)
+	for {
+		b, _ := os.ReadFile(filepath.Join(o.StateDir, control.StatusFile))
+		_, f, _ := control.ParseStatus(string(b))
+		if f["last"] == a {
+			if d, err := time.ParseDuration(f["latency"]); err != nil || d <= 0 {
+				t.Errorf(".status latency=%q after a delivery", f["latency"])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf(".status never named %s:\n%s", a, b)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -78,6 +78,9 @@ func (s *server) process(ctx context.Context, r *request) (outcome, error) {
 	if err == nil {
 		s.mu.Lock()
 		s.last = r.name.Base
+		if !rep.Already && r.from.IsValid() { // a datagram's, not one left by the last run
+			s.latency = time.Since(r.received)
+		}
 		s.mu.Unlock()
 	}
 	switch {
