@@ -34,12 +34,19 @@ func checkFile(o Options, st FrameState, tick func()) Result {
 	o.tick = tick
 	r := Result{File: st.Label, Status: OK}
 	stored, dispatched := st.Stored, st.Dispatched
-	si, haveStored := stored.Stat(&r)
-	var di os.FileInfo
-	haveDispatched := false
-	if st.taken() {
-		r.Notes = append(r.Notes, "the archive took the dispatched copy "+dispatched.Path)
+	var si, di os.FileInfo
+	haveStored, haveDispatched := false, false
+	if st.StoredReused {
+		r.Notes = append(r.Notes, "the stored copy "+stored.Path+" is now a later exposure's")
 	} else {
+		si, haveStored = stored.Stat(&r)
+	}
+	switch {
+	case st.DispatchedReused:
+		r.Notes = append(r.Notes, "the dispatched copy "+dispatched.Path+" is gone; the name is now a later exposure's")
+	case st.taken():
+		r.Notes = append(r.Notes, "the archive took the dispatched copy "+dispatched.Path)
+	default:
 		di, haveDispatched = dispatched.Stat(&r)
 	}
 	for _, fi := range []os.FileInfo{si, di} {

@@ -124,6 +124,11 @@ type FrameState struct {
 	Ledger map[string]ledger.Event
 	// Stored and Dispatched are where the copies should be (see Locate).
 	Stored, Dispatched Copy
+	// StoredReused and DispatchedReused: of an earlier exposure, a later
+	// exposure of the name recorded its own copy at the same path (the
+	// archive took this one, or the collision policy is overwrite), so the
+	// file there is not this exposure's.
+	StoredReused, DispatchedReused bool
 }
 
 // Frame says what state n is in, as far as the raw folder and the ledger
@@ -142,7 +147,17 @@ func (c *Channel) FrameOf(n frame.Name, gen int) FrameState {
 	st := FrameState{Name: n, Ledger: g.Steps,
 		Label: fmt.Sprintf("%s (earlier exposure, raw sha256 %s)", n.Base, short(g.RawSHA256))}
 	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
+	for _, later := range c.hist[n.Base].Generations[gen+1:] {
+		st.StoredReused = st.StoredReused || reused(st.Stored, later.Steps[ledger.StepStore])
+		st.DispatchedReused = st.DispatchedReused || reused(st.Dispatched, later.Steps[ledger.StepDispatch])
+	}
 	return st
+}
+
+// reused reports whether a later exposure's event ev made its copy where c
+// recorded one.
+func reused(c Copy, ev ledger.Event) bool {
+	return c.Recorded != nil && ev.Done() && ev.Dest != "" && filepath.Clean(ev.Dest) == filepath.Clean(c.Path)
 }
 
 // Copy is where one of a file's two copies should be, and what the ledger
