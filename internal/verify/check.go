@@ -67,7 +67,12 @@ func checkFile(o Options, st FrameState, tick func()) Result {
 		hdus = checkCopies(o, &r, dispatched, nil)
 		checked = dispatched
 	}
-	if o.Deep && hdus != nil {
+	switch {
+	case o.Deep && st.Earlier:
+		// Its raw file is now the later exposure's: nothing to recompute
+		// MERGED from.
+		r.Notes = append(r.Notes, "--deep: not recomputed, the raw file is now a later exposure")
+	case o.Deep && hdus != nil:
 		deepCheck(o, &r, st, checked, hdus)
 	}
 	return r

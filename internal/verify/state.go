@@ -129,6 +129,8 @@ type FrameState struct {
 	// archive took this one, or the collision policy is overwrite), so the
 	// file there is not this exposure's.
 	StoredReused, DispatchedReused bool
+	// Earlier: an earlier exposure, whose raw file is now another's.
+	Earlier bool
 }
 
 // Frame says what state n is in, as far as the raw folder and the ledger
@@ -144,7 +146,7 @@ func (c *Channel) Frame(n frame.Name) FrameState {
 // whose raw file was replaced by another of the same name.
 func (c *Channel) FrameOf(n frame.Name, gen int) FrameState {
 	g := c.hist[n.Base].Generations[gen]
-	st := FrameState{Name: n, Ledger: g.Steps,
+	st := FrameState{Name: n, Ledger: g.Steps, Earlier: true,
 		Label: fmt.Sprintf("%s (earlier exposure, raw sha256 %s)", n.Base, short(g.RawSHA256))}
 	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
 	for _, later := range c.hist[n.Base].Generations[gen+1:] {
