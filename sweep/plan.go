@@ -230,7 +230,7 @@ func (s *State) Plan() Plan {
 		}
 		f.Gen, f.Identity = judge.Identify(f.Raw, f.History)
 		f.Steps = map[string]ledger.Event{}
-		if f.Gen >= 0 {
+		if f.Gen >= 0 && f.Gen < len(f.History.Generations) {
 			f.Steps = f.History.Generations[f.Gen].Steps
 		}
 		stored, disp := f.Steps[ledger.StepStore], f.Steps[ledger.StepDispatch]

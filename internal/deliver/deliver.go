@@ -120,6 +120,24 @@ const (
 
 func (m Mode) kind() Mode { return m &^ (DryRun | Announced | Redeliver) }
 
+type announcedKey struct{}
+
+// WithAnnounced says when the datagram announcing the frame came, for an
+// Ensure with Announced: a request that waited (its raw file incomplete at
+// first, or queued) is as new as its datagram, not as its delivery, so it
+// does not take .new from a frame announced after it. Without it the
+// announcement is the start of Ensure.
+func WithAnnounced(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, announcedKey{}, at)
+}
+
+func announcedAt(ctx context.Context, start time.Time) time.Time {
+	if at, ok := ctx.Value(announcedKey{}).(time.Time); ok && !at.IsZero() {
+		return at
+	}
+	return start
+}
+
 // Report is what Ensure did, or in a dry run would do.
 type Report struct {
 	File       string
@@ -305,7 +323,7 @@ func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *R
 	j := &job{d: d, n: n, lg: lg, how: how, rep: rep, damaged: map[string]bool{}}
 	j.judge(ctx, d.judge.Frame(ctx, n, ledger.FileHistory{Generations: gens, Current: cur}))
 	if how&Announced != 0 {
-		j.announced = start
+		j.announced = announcedAt(ctx, start)
 	}
 	return j.run(ctx, kind)
 }

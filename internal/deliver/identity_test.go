@@ -150,6 +150,16 @@ func TestNewFollowsTheNight(t *testing.T) {
 	if named() != reset {
 		t.Fatalf("a frame announced before the one .new names replaced it: %s", named())
 	}
+	// A request that waited (its raw file incomplete at first) is as new
+	// as its datagram, not as its delivery.
+	e.reopen(func(o *Options) { o.Now = func() time.Time { return fixedNow.Add(time.Hour) } })
+	waited := write("mods1b.20260119.0003.fits")
+	if _, err := e.d.Ensure(WithAnnounced(context.Background(), fixedNow.Add(-2*time.Hour)), waited, Deliver|Announced); err != nil {
+		t.Fatal(err)
+	}
+	if named() != reset {
+		t.Fatalf("a frame announced before the one .new names, delivered later, replaced it: %s", named())
+	}
 }
 
 // A raw file must be a regular file inside its raw folder: a link out of it

@@ -366,7 +366,7 @@ func (j *Judge) Nights(ctx context.Context, nights []string) (View, error) {
 			j.identify(ctx, f)
 		} else {
 			f.Gen, f.Identity, f.Steps = f.History.Current, NoRaw, map[string]ledger.Event{}
-			if f.Gen >= 0 {
+			if f.Gen >= 0 && f.Gen < len(f.History.Generations) {
 				f.Steps = f.History.Generations[f.Gen].Steps
 			}
 		}

@@ -138,10 +138,11 @@ const (
 
 // Identify matches the raw file to a generation of its name's history and
 // returns the generation's index (-1 for none). A raw file is the exposure
-// a generation recorded when its size and mtime are the recorded ones;
-// events of an earlier format recorded no mtime, and then the size alone
-// counts. When only the mtime differs, only the content can tell: without
-// raw.SHA256 the answer is NeedHash.
+// a generation recorded when its size and mtime are the recorded ones.
+// Events of an earlier format recorded no mtime: the size cannot tell (every
+// frame of a readout mode has the same), so their content is read once and
+// its mtime recorded. When only the mtime differs, only the content can
+// tell: without raw.SHA256 the answer is NeedHash.
 func Identify(raw Raw, h ledger.FileHistory) (int, Identity) {
 	if raw.State != RawPresent {
 		return h.Current, NoRaw
@@ -163,8 +164,8 @@ func Identify(raw Raw, h ledger.FileHistory) (int, Identity) {
 	}
 	g := h.Generations[h.Current]
 	switch {
-	case g.RawMTime == 0 && (g.RawSize == 0 || g.RawSize == raw.Size):
-		return h.Current, Same
+	case g.RawMTime == 0 && g.RawSHA256 == "" && (g.RawSize == 0 || g.RawSize == raw.Size):
+		return h.Current, Same // nothing recorded to tell another exposure by
 	case g.RawSize == raw.Size && g.RawMTime == raw.MTime:
 		return h.Current, Same
 	case g.RawSize == raw.Size || g.RawSize == 0:

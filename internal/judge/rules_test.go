@@ -121,8 +121,14 @@ func TestIdentify(t *testing.T) {
 		{"read: the earlier exposure back", Raw{State: RawPresent, Size: 600, MTime: 100, SHA256: "r1"}, h, 0, Same},
 		{"read: another content", Raw{State: RawPresent, Size: 600, MTime: 300, SHA256: "r3"}, h, -1, NewExposure},
 		{"nothing recorded", Raw{State: RawPresent, Size: 600}, ledger.FileHistory{}, -1, Unknown},
-		{"an older ledger recorded no mtime", Raw{State: RawPresent, Size: 600, MTime: 5},
-			ledger.FileHistory{Generations: []ledger.Generation{gen("r1", 600, 0)}}, 0, Same},
+		{"an older ledger recorded no mtime: read it", Raw{State: RawPresent, Size: 600, MTime: 5},
+			ledger.FileHistory{Generations: []ledger.Generation{gen("r1", 600, 0)}}, 0, NeedHash},
+		{"no mtime, read: the content conditioned", Raw{State: RawPresent, Size: 600, MTime: 5, SHA256: "r1"},
+			ledger.FileHistory{Generations: []ledger.Generation{gen("r1", 600, 0)}}, 0, RawRestamp},
+		{"no mtime, read: another exposure", Raw{State: RawPresent, Size: 600, MTime: 5, SHA256: "r9"},
+			ledger.FileHistory{Generations: []ledger.Generation{gen("r1", 600, 0)}}, -1, NewExposure},
+		{"nothing recorded but the size", Raw{State: RawPresent, Size: 600, MTime: 5},
+			ledger.FileHistory{Generations: []ledger.Generation{gen("", 600, 0)}}, 0, Same},
 		{"gone", Raw{State: RawGone}, h, 1, NoRaw},
 	}
 	for _, c := range cases {

@@ -13,13 +13,13 @@ import (
 // savedRequests reads the requests file a stopped server left.
 func savedRequests(t *testing.T, stateDir string) []string {
 	t.Helper()
-	names, bad, err := readRequests(stateDir)
+	reqs, bad, err := readRequests(stateDir)
 	if err != nil || len(bad) > 0 {
 		t.Fatalf("requests file: %v %v", err, bad)
 	}
 	var got []string
-	for _, n := range names {
-		got = append(got, n.Base)
+	for _, r := range reqs {
+		got = append(got, r.name.Base)
 	}
 	return got
 }

@@ -310,8 +310,12 @@ func (s *server) publish() {
 
 // leftOver lists the requests not finished, once the workers are done or
 // abandoned: those a worker still holds were cut short all the same.
-func (s *server) leftOver() []string {
+func (s *server) leftOver() []*request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.known))
+	left := make([]*request, 0, len(s.known))
+	for _, name := range slices.Sorted(maps.Keys(s.known)) {
+		left = append(left, s.known[name])
+	}
+	return left
 }

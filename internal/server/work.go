@@ -70,7 +70,7 @@ func (s *server) done(slot int, r *request, out outcome, err error) {
 // a datagram's request reaches it.
 func (s *server) process(ctx context.Context, r *request) (outcome, error) {
 	log := s.log.With("file", r.name.Base)
-	rep, err := s.d.Ensure(ctx, r.name.Base, deliver.Deliver|deliver.Announced)
+	rep, err := s.d.Ensure(deliver.WithAnnounced(ctx, r.received), r.name.Base, deliver.Deliver|deliver.Announced)
 	// check is the time the watcher took to find the raw file and read its
 	// headers; reading the data is part of condition.
 	timings := []any{"check", ms(r.check), "condition", ms(rep.Timings.Condition), "store", ms(rep.Timings.Store),

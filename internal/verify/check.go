@@ -34,12 +34,19 @@ func checkFile(o Options, st FrameState, tick func()) Result {
 	o.tick = tick
 	r := Result{File: st.Label, Status: OK}
 	stored, dispatched := st.Stored, st.Dispatched
-	si, haveStored := stored.Stat(&r)
-	var di os.FileInfo
-	haveDispatched := false
-	if st.taken() {
-		r.Notes = append(r.Notes, "the archive took the dispatched copy "+dispatched.Path)
+	var si, di os.FileInfo
+	haveStored, haveDispatched := false, false
+	if st.StoredReused {
+		r.Notes = append(r.Notes, "the stored copy "+stored.Path+" is now a later exposure's")
 	} else {
+		si, haveStored = stored.Stat(&r)
+	}
+	switch {
+	case st.DispatchedReused:
+		r.Notes = append(r.Notes, "the dispatched copy "+dispatched.Path+" is gone; the name is now a later exposure's")
+	case st.taken():
+		r.Notes = append(r.Notes, "the archive took the dispatched copy "+dispatched.Path)
+	default:
 		di, haveDispatched = dispatched.Stat(&r)
 	}
 	for _, fi := range []os.FileInfo{si, di} {
@@ -60,7 +67,12 @@ func checkFile(o Options, st FrameState, tick func()) Result {
 		hdus = checkCopies(o, &r, dispatched, nil)
 		checked = dispatched
 	}
-	if o.Deep && hdus != nil {
+	switch {
+	case o.Deep && st.Earlier:
+		// Its raw file is now the later exposure's: nothing to recompute
+		// MERGED from.
+		r.Notes = append(r.Notes, "--deep: not recomputed, the raw file is now a later exposure")
+	case o.Deep && hdus != nil:
 		deepCheck(o, &r, st, checked, hdus)
 	}
 	return r

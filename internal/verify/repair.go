@@ -21,10 +21,16 @@ func repair(ctx context.Context, o Options, sel *selection, results []Result) er
 	log := logx.From(ctx)
 	var todo []int
 	for i, r := range results {
-		if r.OK() || len(r.Redo) == 0 {
+		// A copy the archive took is no problem, and is sent again only
+		// when asked (--redeliver).
+		taken := o.Redeliver && sel.targets[i].gen < 0 && sel.targets[i].state().taken()
+		if !taken && (r.OK() || len(r.Redo) == 0) {
 			continue
 		}
 		results[i].Before, results[i].BeforeWhat = r.Status, r.Problems
+		if taken && len(r.Problems) == 0 {
+			results[i].BeforeWhat = r.Notes
+		}
 		if sel.targets[i].gen >= 0 {
 			results[i].FixError = "an earlier exposure: its raw file was replaced by another of the same name"
 			continue

@@ -124,6 +124,13 @@ type FrameState struct {
 	Ledger map[string]ledger.Event
 	// Stored and Dispatched are where the copies should be (see Locate).
 	Stored, Dispatched Copy
+	// StoredReused and DispatchedReused: of an earlier exposure, a later
+	// exposure of the name recorded its own copy at the same path (the
+	// archive took this one, or the collision policy is overwrite), so the
+	// file there is not this exposure's.
+	StoredReused, DispatchedReused bool
+	// Earlier: an earlier exposure, whose raw file is now another's.
+	Earlier bool
 }
 
 // Frame says what state n is in, as far as the raw folder and the ledger
@@ -139,10 +146,20 @@ func (c *Channel) Frame(n frame.Name) FrameState {
 // whose raw file was replaced by another of the same name.
 func (c *Channel) FrameOf(n frame.Name, gen int) FrameState {
 	g := c.hist[n.Base].Generations[gen]
-	st := FrameState{Name: n, Ledger: g.Steps,
+	st := FrameState{Name: n, Ledger: g.Steps, Earlier: true,
 		Label: fmt.Sprintf("%s (earlier exposure, raw sha256 %s)", n.Base, short(g.RawSHA256))}
 	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
+	for _, later := range c.hist[n.Base].Generations[gen+1:] {
+		st.StoredReused = st.StoredReused || reused(st.Stored, later.Steps[ledger.StepStore])
+		st.DispatchedReused = st.DispatchedReused || reused(st.Dispatched, later.Steps[ledger.StepDispatch])
+	}
 	return st
+}
+
+// reused reports whether a later exposure's event ev made its copy where c
+// recorded one.
+func reused(c Copy, ev ledger.Event) bool {
+	return c.Recorded != nil && ev.Done() && ev.Dest != "" && filepath.Clean(ev.Dest) == filepath.Clean(c.Path)
 }
 
 // Copy is where one of a file's two copies should be, and what the ledger
