@@ -138,6 +138,10 @@ func planFrame(f judge.Frame, repoDown bool, p *Plan) {
 			p.Taken = append(p.Taken, base)
 		}
 	}
+	if f.EarlierUndispatched && !repoDown && f.Need == judge.Nothing {
+		p.Actions = append(p.Actions, Action{Kind: Dispatch, File: base,
+			Reason: "an earlier exposure under this name was stored and never dispatched"})
+	}
 }
 
 // cleanTemps plans the removal of temporaries older than atomicfile.StaleAge,

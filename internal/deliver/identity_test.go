@@ -200,3 +200,34 @@ func TestRawRefused(t *testing.T) {
 		t.Fatalf("link inside the raw folder: %v", err)
 	}
 }
+
+// An exposure stored while /newdata was down, whose number azcam then
+// reuses, still reaches /newdata: the delivery of the new exposure (or the
+// retry of pending dispatches) dispatches it first, under its own name.
+func TestEarlierPendingExposureIsDispatched(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 3000)
+	first := e.want(base)
+	os.Remove(e.RepoDir)
+	if _, err := e.d.Ensure(context.Background(), base, Deliver); !errors.Is(err, ErrPending) {
+		t.Fatalf("repo down: %v", err)
+	}
+	os.Mkdir(e.RepoDir, 0o755)
+	e.replaceRaw(base, 3000, "the second exposure")
+	if pending, _ := e.d.Pending(); len(pending) != 1 || pending[0] != base {
+		t.Fatalf("pending %v", pending)
+	}
+	rep := e.ensure(base, Deliver|Announced)
+	if got := mustRead(t, e.repoPath(base)); string(got) != string(first) {
+		t.Fatal("the earlier exposure's dispatched copy is not its stored copy")
+	}
+	if filepath.Base(rep.Dispatched) != uniqFor(base) || string(mustRead(t, rep.Dispatched)) != string(e.want(base)) {
+		t.Fatalf("the new exposure: %+v", rep)
+	}
+	if got := strings.TrimSpace(string(mustRead(t, e.newPath()))); got != uniqFor(base) {
+		t.Fatalf(".new names %s", got)
+	}
+	if pending, _ := e.d.Pending(); len(pending) != 0 {
+		t.Fatalf("still pending: %v", pending)
+	}
+}

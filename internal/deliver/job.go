@@ -74,6 +74,11 @@ func (j *job) run(ctx context.Context, kind Mode) error {
 			return err
 		}
 	}
+	if kind != Archive {
+		if err := j.dispatchEarlier(ctx); err != nil {
+			return err
+		}
+	}
 	stored, storeOK := j.judgedStore()
 	if storeOK && v.Stored.State == judge.Restamped {
 		if err := j.recordAgain(ledger.StepStore, v.Stored); err != nil {
@@ -488,4 +493,50 @@ func (j *job) rawIdentity(raw string) string {
 	}
 	j.rawSHA = h.sum
 	return h.sum
+}
+
+// dispatchEarlier dispatches the stored copies of earlier exposures of
+// this name that never reached repoDir (only archived, or their dispatch
+// pending when azcam reused the number): every exposure of the night is a
+// frame to deliver, not only the latest. Each is dispatched as its own
+// generation, as a backfill. A dispatch that fails is pending, under that
+// generation, and the error is returned so that it is retried.
+func (j *job) dispatchEarlier(ctx context.Context) error {
+	var errs []error
+	for i, g := range j.v.History.Generations {
+		if i == j.v.Gen && j.v.Identity != judge.NewExposure {
+			continue
+		}
+		st, dp := g.Steps[ledger.StepStore], g.Steps[ledger.StepDispatch]
+		if !st.Done() || st.OutSHA256 == "" || dp.Done() || !inDir(st.Dest, j.d.opts.StoreDir(j.n)) {
+			continue
+		}
+		if !j.intact(ctx, st) {
+			continue // verify says what happened to it
+		}
+		sub := &job{d: j.d, n: j.n, lg: j.lg, how: DispatchOnly, rep: &Report{File: j.n.Base},
+			state: maps.Clone(g.Steps), rawSHA: g.RawSHA256, damaged: map[string]bool{}}
+		err := sub.dispatch(ctx, source{path: st.Dest, sum: st.OutSHA256, size: st.OutSize, uniq: sub.uniqName(st)})
+		for _, a := range sub.rep.Actions {
+			j.action("earlier exposure (raw sha256 %.12s…): %s", g.RawSHA256, a)
+		}
+		if err != nil {
+			j.rep.Pending = j.rep.Pending || sub.rep.Pending
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// intact asks the judge whether the stored copy ev recorded is intact, as
+// its size and mtime say, under the store's stall timeout.
+func (j *job) intact(ctx context.Context, ev ledger.Event) bool {
+	seen, err := watch(ctx, j.d, filepath.Dir(ev.Dest), j.d.opts.Proc.Timeout, func(context.Context, func()) (judge.Seen, error) {
+		fi, err := os.Stat(ev.Dest)
+		if err != nil {
+			return judge.Seen{}, err
+		}
+		return judge.Seen{Exists: true, Regular: fi.Mode().IsRegular(), Size: fi.Size(), MTime: fi.ModTime().UnixNano()}, nil
+	})
+	return err == nil && judge.JudgeCopy(ev, seen, "stored").State == judge.Intact
 }

@@ -50,8 +50,13 @@ func (d *Deliverer) Pending() ([]string, error) {
 		}
 		for _, night := range nights {
 			for f, h := range l.Night(night) {
-				if h.Current >= 0 && h.Generations[h.Current].Steps[ledger.StepDispatch].Status == ledger.StatusPending {
-					files = append(files, f)
+				// Any exposure of the name: an earlier one left pending
+				// when azcam reused its number is delivered too.
+				for _, g := range h.Generations {
+					if g.Steps[ledger.StepDispatch].Status == ledger.StatusPending {
+						files = append(files, f)
+						break
+					}
 				}
 			}
 		}

@@ -217,9 +217,12 @@ type Frame struct {
 	Newdata    Copy
 	Need       Need
 	Why        string
-	RecordLost bool      // the raw file is gone and the ledger does not say so yet
-	Failed     bool      // the raw file could not be conditioned
-	RetryAt    time.Time // when a failed raw file is due again (zero: not before it changes)
+	RecordLost bool // the raw file is gone and the ledger does not say so yet
+	// EarlierUndispatched: an earlier exposure of this name was stored and
+	// never reached repoDir; the delivery path dispatches it first.
+	EarlierUndispatched bool
+	Failed              bool      // the raw file could not be conditioned
+	RetryAt             time.Time // when a failed raw file is due again (zero: not before it changes)
 }
 
 // Status is the frame's state in one word, for views.
@@ -261,6 +264,11 @@ type Facts struct {
 func Decide(f *Frame, x Facts) {
 	set := func(n Need, format string, args ...any) {
 		f.Need, f.Why = n, fmt.Sprintf(format, args...)
+	}
+	for i, g := range f.History.Generations {
+		if (i != f.Gen || f.Identity == NewExposure) && g.Steps[ledger.StepStore].Done() && !g.Steps[ledger.StepDispatch].Done() {
+			f.EarlierUndispatched = true
+		}
 	}
 	switch f.Raw.State {
 	case RawRefused:
