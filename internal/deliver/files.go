@@ -15,6 +15,7 @@ import (
 
 	"github.com/obsdata/dataman/internal/atomicfile"
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/place"
 )
@@ -641,6 +642,9 @@ func (j *job) ownDamaged(path string) bool {
 // ownCopy reports whether the ledger records path as a copy this file was
 // delivered to.
 func (j *job) ownCopy(path string) bool {
+	if judge.OwnedLater(j.v.History, j.v.Gen, path) {
+		return false // another exposure of the name has it now
+	}
 	for _, ev := range j.state {
 		if ev.Dest == path {
 			return true

@@ -103,6 +103,7 @@ func (j *Judge) Frame(ctx context.Context, n frame.Name, h ledger.FileHistory) F
 	f.Newdata = j.lookCopy(ctx, dispatched, j.o.RepoTimeout, func(s Seen) Copy {
 		return JudgeNewdata(dispatched, s, stored, j.o.Consumed)
 	})
+	f.yieldCopies(j.o.Consumed)
 	Decide(&f, j.facts(0))
 	return f
 }
@@ -520,6 +521,7 @@ func (j *Judge) lookCopies(ctx context.Context, frames []*Frame, nights []string
 			seen = r.seen[lk.disp.Dest]
 		}
 		lk.f.Newdata = JudgeNewdata(lk.disp, seen, lk.stored, j.o.Consumed)
+		lk.f.yieldCopies(j.o.Consumed)
 	}
 }
 

@@ -405,3 +405,44 @@ func dispatchWhy(ev ledger.Event, c Copy) string {
 	}
 	return "the ledger has no dispatched copy for it"
 }
+
+// OwnedLater reports whether a generation of h other than gen recorded a
+// copy at path after gen did: the path is that exposure's now (the archive
+// took gen's copy, and a later exposure of the name took its place).
+func OwnedLater(h ledger.FileHistory, gen int, path string) bool {
+	if path == "" || gen < 0 || gen >= len(h.Generations) {
+		return false
+	}
+	mine := time.Time{}
+	for _, ev := range h.Generations[gen].Steps {
+		if ev.Dest == path && ev.Done() && ev.Time.After(mine) {
+			mine = ev.Time
+		}
+	}
+	for i, g := range h.Generations {
+		if i == gen {
+			continue
+		}
+		for _, ev := range g.Steps {
+			if ev.Dest == path && ev.Done() && ev.Time.After(mine) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// yieldCopies gives up the copies another exposure of the name recorded at
+// the same place later: they are that exposure's, and this one's copy is
+// gone (taken, where repoDir has a consumer), never damaged.
+func (f *Frame) yieldCopies(consumed bool) {
+	if f.Identity == NewExposure || f.Identity == Unknown {
+		return
+	}
+	if c := f.Newdata; c.Path != "" && OwnedLater(f.History, f.Gen, c.Path) && c.State != Taken {
+		f.Newdata = JudgeNewdata(c.Event, Seen{}, f.Steps[ledger.StepStore], consumed)
+	}
+	if c := f.Stored; c.Path != "" && OwnedLater(f.History, f.Gen, c.Path) {
+		f.Stored = JudgeCopy(c.Event, Seen{}, "stored")
+	}
+}

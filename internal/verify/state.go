@@ -13,6 +13,7 @@ import (
 
 	"github.com/obsdata/dataman/internal/atomicfile"
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
 )
 
@@ -139,6 +140,9 @@ type FrameState struct {
 func (c *Channel) Frame(n frame.Name) FrameState {
 	st := FrameState{Name: n, Label: n.Base, HasRaw: c.HasRaw(n.Base), Ledger: c.State(n.Base)}
 	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
+	if h, ok := c.hist[n.Base]; ok {
+		st.reused(h, h.Current)
+	}
 	return st
 }
 
@@ -149,17 +153,15 @@ func (c *Channel) FrameOf(n frame.Name, gen int) FrameState {
 	st := FrameState{Name: n, Ledger: g.Steps, Earlier: true,
 		Label: fmt.Sprintf("%s (earlier exposure, raw sha256 %s)", n.Base, short(g.RawSHA256))}
 	st.Stored, st.Dispatched = Locate(c.layout, n, st.Ledger)
-	for _, later := range c.hist[n.Base].Generations[gen+1:] {
-		st.StoredReused = st.StoredReused || reused(st.Stored, later.Steps[ledger.StepStore])
-		st.DispatchedReused = st.DispatchedReused || reused(st.Dispatched, later.Steps[ledger.StepDispatch])
-	}
+	st.reused(c.hist[n.Base], gen)
 	return st
 }
 
-// reused reports whether a later exposure's event ev made its copy where c
-// recorded one.
-func reused(c Copy, ev ledger.Event) bool {
-	return c.Recorded != nil && ev.Done() && ev.Dest != "" && filepath.Clean(ev.Dest) == filepath.Clean(c.Path)
+// reused marks the copies another exposure of the name recorded at the
+// same place later: they are that exposure's (the judge's rule).
+func (st *FrameState) reused(h ledger.FileHistory, gen int) {
+	st.StoredReused = st.Stored.Recorded != nil && judge.OwnedLater(h, gen, st.Stored.Path)
+	st.DispatchedReused = st.Dispatched.Recorded != nil && judge.OwnedLater(h, gen, st.Dispatched.Path)
 }
 
 // Copy is where one of a file's two copies should be, and what the ledger
