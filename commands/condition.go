@@ -18,6 +18,7 @@ import (
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/place"
 	"github.com/obsdata/dataman/internal/progress"
+	"github.com/obsdata/dataman/internal/report"
 	"github.com/obsdata/dataman/internal/workers"
 )
 
@@ -168,7 +169,7 @@ func printResults(w io.Writer, sum condition.Summary) {
 		if filepath.Base(r.Out) != filepath.Base(r.Raw) {
 			note += fmt.Sprintf(", renamed: %s holds a different file", filepath.Base(r.Raw))
 		}
-		fmt.Fprintf(w, "ok     %s -> %s (%d HDUs, %s, %.3f s%s)\n", r.Raw, r.Out, r.HDUs, humanBytes(r.Bytes), r.Seconds, note)
+		fmt.Fprintf(w, "ok     %s -> %s (%d HDUs, %s, %.3f s%s)\n", r.Raw, r.Out, r.HDUs, report.Bytes(r.Bytes), r.Seconds, note)
 	}
 	fmt.Fprintf(w, "conditioned %d of %d files, %d failed\n", sum.Files-sum.Failed, sum.Files, sum.Failed)
 }
@@ -188,15 +189,3 @@ func sameFile(a, b string) (bool, error) {
 // forEach runs fn for 0..n-1 on at most jobs goroutines, stopping to start
 // new items once ctx is done.
 var forEach = workers.ForEach
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}

@@ -15,6 +15,7 @@ import (
 	"github.com/obsdata/dataman/internal/exitcode"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/progress"
+	"github.com/obsdata/dataman/internal/report"
 	"github.com/obsdata/dataman/internal/verify"
 )
 
@@ -180,6 +181,6 @@ func printVerify(w io.Writer, asJSON bool, rep verify.Report) error {
 	if sum.Seconds > 0 {
 		mbs = float64(sum.Bytes) / 1e6 / sum.Seconds
 	}
-	_, err := fmt.Fprintf(w, "; %s verified in %.2f s (%.0f MB/s)\n", humanBytes(sum.Bytes), sum.Seconds, mbs)
+	_, err := fmt.Fprintf(w, "; %s verified in %.2f s (%.0f MB/s)\n", report.Bytes(sum.Bytes), sum.Seconds, mbs)
 	return err
 }

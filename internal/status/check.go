@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"github.com/obsdata/dataman/internal/report"
 	"strings"
 	"time"
 )
@@ -85,9 +86,9 @@ func Check(r Report, t Thresholds) (int, string) {
 		case s.Err != "":
 			raise(Critical, fmt.Sprintf("%s: %s", s.Key, s.Err))
 		case t.MinFreeCrit > 0 && s.Free < t.MinFreeCrit:
-			raise(Critical, fmt.Sprintf("%s %s has %s free", s.Key, s.Dir, Bytes(s.Free)))
+			raise(Critical, fmt.Sprintf("%s %s has %s free", s.Key, s.Dir, report.Bytes(s.Free)))
 		case t.MinFreeWarn > 0 && s.Free < t.MinFreeWarn:
-			raise(Warning, fmt.Sprintf("%s %s has %s free", s.Key, s.Dir, Bytes(s.Free)))
+			raise(Warning, fmt.Sprintf("%s %s has %s free", s.Key, s.Dir, report.Bytes(s.Free)))
 		}
 	}
 	if n := len(r.Problems); n > 0 {
@@ -150,19 +151,4 @@ func below(n int64) string {
 		return ""
 	}
 	return fmt.Sprintf("%d:", n)
-}
-
-// Bytes is n for people, in binary units.
-func Bytes(n int64) string {
-	switch {
-	case n >= 1<<40:
-		return fmt.Sprintf("%.1f TiB", float64(n)/(1<<40))
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

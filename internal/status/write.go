@@ -3,6 +3,7 @@ package status
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/obsdata/dataman/internal/report"
 	"io"
 	"maps"
 	"slices"
@@ -77,7 +78,7 @@ func (r Report) Write(w io.Writer, asJSON bool) error {
 		if s.Err != "" {
 			fmt.Fprintf(&b, "free space: %s %s: %s\n", s.Key, s.Dir, s.Err)
 		} else {
-			fmt.Fprintf(&b, "free space: %s %s: %s\n", s.Key, s.Dir, Bytes(s.Free))
+			fmt.Fprintf(&b, "free space: %s %s: %s\n", s.Key, s.Dir, report.Bytes(s.Free))
 		}
 	}
 	if s := r.LastSweep; s == nil {
