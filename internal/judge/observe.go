@@ -183,13 +183,16 @@ func (j *Judge) see(ctx context.Context, ev ledger.Event, tick func()) Seen {
 	return s
 }
 
-// rawFile looks at n's raw file. It must be a regular file inside its raw
+// rawFile looks at n's raw file: see LookRaw.
+func (j *Judge) rawFile(n frame.Name) Raw { return LookRaw(j.o.FS, j.o.Layout, n) }
+
+// LookRaw looks at n's raw file. It must be a regular file inside its raw
 // folder dataDir/<chan>/ (which may itself be a link): a link out of it is
 // refused, and so is a special file, which a reader would block on.
-func (j *Judge) rawFile(n frame.Name) Raw {
-	dir := filepath.Join(j.o.Layout.DataDir, n.Chan)
+func LookRaw(fsys FS, l frame.Layout, n frame.Name) Raw {
+	dir := filepath.Join(l.DataDir, n.Chan)
 	r := Raw{Path: filepath.Join(dir, n.Base)}
-	fi, err := j.o.FS.Lstat(r.Path)
+	fi, err := fsys.Lstat(r.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		r.State = RawGone
@@ -203,7 +206,7 @@ func (j *Judge) rawFile(n frame.Name) Raw {
 			r.State, r.Why = RawRefused, why
 			return r
 		}
-		if fi, err = j.o.FS.Stat(r.Path); err != nil {
+		if fi, err = fsys.Stat(r.Path); err != nil {
 			r.State, r.Why = RawRefused, fmt.Sprintf("raw file %s is a link that leads nowhere: %v", r.Path, err)
 			return r
 		}

@@ -290,6 +290,13 @@ func (s *selection) extras() ([]Result, error) {
 	var out []Result
 	for _, name := range slices.Sorted(maps.Keys(s.nights)) {
 		for _, night := range s.nights[name] {
+			for _, base := range slices.Sorted(maps.Keys(s.chans[name].refused)) {
+				if n, err := frame.ParseName(base); err == nil && n.ObsDate == night {
+					r := Result{File: base, Status: OK}
+					r.Flag(Error, "%s", s.chans[name].refused[base])
+					out = append(out, r)
+				}
+			}
 			paths, err := s.chans[name].Extras(night)
 			if err != nil {
 				return nil, fmt.Errorf("channel %s, night %s: %w", name, night, err)

@@ -38,6 +38,9 @@ type Channel struct {
 	repo   []string
 	stored map[string][]string
 	hist   map[string]ledger.FileHistory // generations, by file
+	// refused are the raw files of the folder the judge refuses (special
+	// files, links out of it), with the reason.
+	refused map[string]string
 }
 
 // LoadChannel reads the channel's raw folder and ledger. Either may be
@@ -48,9 +51,19 @@ func LoadChannel(l frame.Layout, name string) (*Channel, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("raw folder: %w", err)
 	}
+	c.refused = map[string]string{}
 	for _, e := range entries {
-		if n, err := frame.ParseName(e.Name()); err == nil && n.Chan == name && e.Type().IsRegular() {
+		n, err := frame.ParseName(e.Name())
+		if err != nil || n.Chan != name {
+			continue
+		}
+		// The judge's rule: a regular file in its folder, or a link to one
+		// there; anything else is refused, and said.
+		switch r := judge.LookRaw(judge.OSFS{}, l, n); r.State {
+		case judge.RawPresent:
 			c.raw[n.Base] = n
+		case judge.RawRefused, judge.RawUnchecked:
+			c.refused[n.Base] = r.Why
 		}
 	}
 	events, problems, err := ledger.ReadChannel(l.StateDir, name)
