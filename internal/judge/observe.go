@@ -202,12 +202,18 @@ func LookRaw(fsys FS, l frame.Layout, n frame.Name) Raw {
 		return r
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
+		// A link to a file not there (yet) is a missing raw file, as the
+		// file it names would be.
+		if _, err := filepath.EvalSymlinks(r.Path); errors.Is(err, fs.ErrNotExist) {
+			r.State, r.Why = RawGone, fmt.Sprintf("raw file %s is a link to a file that is not there", r.Path)
+			return r
+		}
 		if why := confined(dir, r.Path); why != "" {
 			r.State, r.Why = RawRefused, why
 			return r
 		}
 		if fi, err = fsys.Stat(r.Path); err != nil {
-			r.State, r.Why = RawRefused, fmt.Sprintf("raw file %s is a link that leads nowhere: %v", r.Path, err)
+			r.State, r.Why = RawUnchecked, fmt.Sprintf("raw file %s: %v", r.Path, err)
 			return r
 		}
 	}
@@ -220,7 +226,7 @@ func LookRaw(fsys FS, l frame.Layout, n frame.Name) Raw {
 }
 
 // confined says why a link in a raw folder may not be followed: it must
-// lead to a file in the same folder.
+// lead to a file inside the same folder (a sub-folder is inside).
 func confined(dir, path string) string {
 	realDir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
@@ -230,7 +236,7 @@ func confined(dir, path string) string {
 	if err != nil {
 		return fmt.Sprintf("raw file %s is a link that leads nowhere: %v", path, err)
 	}
-	if filepath.Dir(real) != realDir {
+	if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return fmt.Sprintf("raw file %s is a link to %s, outside its raw folder %s: refused", path, real, dir)
 	}
 	return ""

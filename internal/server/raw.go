@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/judge"
 )
 
 // verdict is what a check of a requested raw file found.
@@ -36,32 +35,19 @@ func inspect(dataDir string, n frame.Name) (verdict, error) {
 	return complete, nil
 }
 
-// resolveRaw returns the raw file n in dataDir/<chan>/ after checking that
-// it is a regular file there, even through symbolic links: a datagram names
-// a file, never a place. A missing file gives an error wrapping
-// fs.ErrNotExist.
+// resolveRaw returns the raw file n in dataDir/<chan>/ after checking, by
+// the judge's rule (judge.LookRaw), that it is a regular file there or a
+// link to one there: a datagram names a file, never a place. A missing file
+// gives an error wrapping fs.ErrNotExist.
 func resolveRaw(dataDir string, n frame.Name) (string, error) {
-	dir := filepath.Join(dataDir, n.Chan)
-	path := filepath.Join(dir, n.Base)
-	realDir, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return "", err
+	r := judge.LookRaw(judge.OSFS{}, frame.Layout{DataDir: dataDir}, n)
+	switch r.State {
+	case judge.RawPresent:
+		return r.Path, nil
+	case judge.RawGone:
+		return "", &fs.PathError{Op: "stat", Path: r.Path, Err: fs.ErrNotExist}
 	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return "", err
-	}
-	if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s leads to %s, outside %s", path, real, dir)
-	}
-	fi, err := os.Stat(real)
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	return path, nil
+	return "", errors.New(r.Why)
 }
 
 // errIncomplete marks a raw file that is still being written, or that looks
