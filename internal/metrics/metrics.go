@@ -53,7 +53,6 @@ type Metrics struct {
 	failed     *prometheus.CounterVec
 	latency    prometheus.Histogram
 	steps      *prometheus.HistogramVec
-	sweepLast  atomic.Int64 // unix nanoseconds of the in-process sweep's end; 0: none yet
 	queueDepth atomic.Pointer[func() int]
 }
 
@@ -108,7 +107,7 @@ func New(o Options) *Metrics {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dataman_last_sweep_timestamp_seconds",
 		Help: "When the last sweep finished, in Unix seconds (0: none known).",
-	}, func() float64 { return m.lastSweep(o.StateDir) }))
+	}, func() float64 { return lastSweep(o.StateDir) }))
 	if len(o.Folders) > 0 {
 		m.reg.MustRegister(newFreeCollector(o.Folders, o.Statfs))
 	}
@@ -165,29 +164,17 @@ func (m *Metrics) Step(step string, d time.Duration) {
 	}
 }
 
-// Swept records the end of an in-process sweep.
-func (m *Metrics) Swept(at time.Time) {
-	if m != nil {
-		m.sweepLast.Store(at.UnixNano())
-	}
-}
-
-// lastSweep is the later of the in-process sweep's end and the last-sweep
-// file's time (a sweep command's, or an earlier run's).
-func (m *Metrics) lastSweep(stateDir string) float64 {
-	t := time.Unix(0, m.sweepLast.Load())
-	if m.sweepLast.Load() == 0 {
-		t = time.Time{}
-	}
-	if stateDir != "" {
-		if l, err := sweep.ReadLast(stateDir); err == nil && l.Time.After(t) {
-			t = l.Time
-		}
-	}
-	if t.IsZero() {
+// lastSweep is the time in the last-sweep file, which every sweep that is
+// not a dry run writes: listen's own and the sweep command's.
+func lastSweep(stateDir string) float64 {
+	if stateDir == "" {
 		return 0
 	}
-	return float64(t.UnixNano()) / 1e9
+	l, err := sweep.ReadLast(stateDir)
+	if err != nil || l.Time.IsZero() {
+		return 0
+	}
+	return float64(l.Time.UnixNano()) / 1e9
 }
 
 // freeCollector reads each folder's free space at scrape time, under a

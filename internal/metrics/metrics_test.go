@@ -82,11 +82,6 @@ dataman_free_bytes{folder="/proc-dir",key="paths.procDir"} 1.073741824e+09
 		t.Errorf("lint: %v %v", problems, err)
 	}
 
-	// The in-process sweep, once later than the file, wins.
-	m.Swept(time.Date(2026, 1, 20, 11, 0, 0, 0, time.UTC))
-	if got := m.lastSweep(state); got != 1768906800 {
-		t.Errorf("last sweep = %v, want the in-process one", got)
-	}
 }
 
 func TestNilMetricsDoNothing(t *testing.T) {
@@ -95,7 +90,6 @@ func TestNilMetricsDoNothing(t *testing.T) {
 	m.Delivered("MODS1R", time.Second)
 	m.Failed("MODS1R", "condition")
 	m.Step("condition", time.Second)
-	m.Swept(time.Now())
 	m.SetQueueDepth(func() int { return 1 })
 }
 
