@@ -15,6 +15,7 @@ import (
 	"github.com/obsdata/dataman/internal/exitcode"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
+	"github.com/obsdata/dataman/internal/metrics"
 	"github.com/obsdata/dataman/internal/sdnotify"
 	"github.com/obsdata/dataman/internal/server"
 	"github.com/obsdata/dataman/sweep"
@@ -44,11 +45,17 @@ func listenCommand(version string) *cli.Command {
 			"state, the last file and the bound address) while it runs; a second listen on the same state\n" +
 			"directory refuses to start. With log.file it also writes dataMan's log file in paths.logDir.\n" +
 			"\n" +
+			"With server.http or --http HOST:PORT (off by default) it serves, over HTTP on that address only,\n" +
+			"/metrics in the Prometheus text format (dataman_* counters of datagrams and of frames delivered\n" +
+			"and failed, queue depth, pending dispatches, datagram-to-.new latency, step durations, free bytes\n" +
+			"per folder, the last sweep's time, build info) and /healthz; .status gives the bound address.\n" +
+			"\n" +
 			"On quit, SIGTERM or SIGINT it stops reading, finishes the files in progress (for at most\n" +
 			"--stop-timeout), saves the requests not finished in paths.stateDir/requests and exits 0; the\n" +
 			"next start takes them up at once.",
 		Flags: withConfigFlags(
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` instead of server.ipAddr:server.ipPort (port 0: any free port, see .status)"},
+			&cli.StringFlag{Name: "http", Usage: "serve /metrics and /healthz on `HOST:PORT` (TCP) instead of server.http (\"\": none)"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 30 * time.Second, Usage: "longest wait for files in progress when stopping"},
 			&cli.StringSliceFlag{Name: "night", Usage: "also sweep observing night `CCYYMMDD` (repeatable; the recent nights always are)"},
 		),
@@ -85,6 +92,7 @@ func listenCommand(version string) *cli.Command {
 			return server.Run(logx.With(ctx, log), o, server.Deps{
 				Deliverer: d,
 				Notify:    notify,
+				Metrics:   listenMetrics(o, cfg, version, d),
 				Reconcile: server.Sweeper(sweep.Options{
 					Deliverer:   d,
 					MinAge:      cfg.Sweep.MinAge,
@@ -115,6 +123,13 @@ func listenOptionsFrom(c *cli.Context, cfg *config.Config) (server.Options, erro
 			return server.Options{}, exitcode.Usagef("--addr %q: bad port", addr)
 		}
 	}
+	httpAddr := cfg.Server.HTTP
+	if c.IsSet("http") {
+		httpAddr = c.String("http")
+		if err := config.CheckHTTPAddr(httpAddr); err != nil {
+			return server.Options{}, exitcode.Usagef("--http: %v", err)
+		}
+	}
 	if c.Duration("stop-timeout") <= 0 {
 		return server.Options{}, exitcode.Usagef("--stop-timeout must be positive")
 	}
@@ -125,6 +140,7 @@ func listenOptionsFrom(c *cli.Context, cfg *config.Config) (server.Options, erro
 	}
 	return server.Options{
 		Addr:        addr,
+		HTTP:        httpAddr,
 		Jobs:        cfg.Jobs,
 		Queue:       cfg.Queue,
 		QuitPeers:   cfg.Server.QuitPeers,
@@ -135,6 +151,26 @@ func listenOptionsFrom(c *cli.Context, cfg *config.Config) (server.Options, erro
 		Retry:       deliver.Backoff{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max},
 		Incomplete:  server.DefaultIncomplete,
 	}, nil
+}
+
+// listenMetrics are the server's metrics when it serves them, else nil.
+func listenMetrics(o server.Options, cfg *config.Config, version string, d *deliver.Deliverer) *metrics.Metrics {
+	if o.HTTP == "" {
+		return nil
+	}
+	return metrics.New(metrics.Options{
+		Version:  version,
+		StateDir: cfg.Paths.StateDir,
+		Folders: []metrics.Folder{
+			{Key: "paths.procDir", Dir: cfg.Paths.ProcDir},
+			{Key: "paths.repoDir", Dir: cfg.Paths.RepoDir},
+			{Key: "paths.stateDir", Dir: cfg.Paths.StateDir},
+		},
+		Pending: func() (int, error) {
+			files, err := d.Pending()
+			return len(files), err
+		},
+	})
 }
 
 func dmLogHandler(cfg *config.Config, log *slog.Logger) *dmlog.Handler {

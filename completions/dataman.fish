@@ -35,6 +35,7 @@ complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l log-level -r -
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l verbose -s v -d 'log the detail of every file (--log-level debug)'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l jobs -s j -r -d 'files processed at once (default: jobs from the config)'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l addr -r -d 'listen on `HOST:PORT` instead of server.ipAddr:server.ipPort (port 0: any free port, see .status)'
+complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l http -r -d 'serve /metrics and /healthz on `HOST:PORT` (TCP) instead of server.http ("": none)'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l stop-timeout -r -d 'longest wait for files in progress when stopping'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l night -r -d 'also sweep observing night `CCYYMMDD` (repeatable; the recent nights always are)'
 complete -c dataman -n '__fish_seen_subcommand_from archive' -f -l help -s h -d 'show help'

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,6 +35,7 @@ func TestScriptListen(t *testing.T) {
 		"waitfile":   cmdWaitFile,
 		"dispatched": cmdDispatched,
 		"nopartial":  cmdNoPartial,
+		"httpget":    cmdHTTPGet,
 	}
 	testscript.Run(t, p)
 }
@@ -57,7 +60,8 @@ func poll(limit time.Duration, done func() bool) bool {
 // listenaddr STATEDIR [VAR]
 //
 // Waits until a listen started in the background has bound its socket, and
-// sets $VAR (default LISTEN_ADDR) to the address. The .status file counts
+// sets $VAR (default LISTEN_ADDR) to the address, and $VAR_HTTP to the
+// address of its /metrics ("" without). The .status file counts
 // only when its pid is one of the script's background processes, so a file
 // left by a killed listen is not mistaken for the new one's.
 func cmdListenAddr(ts *testscript.TestScript, neg bool, args []string) {
@@ -69,7 +73,7 @@ func cmdListenAddr(ts *testscript.TestScript, neg bool, args []string) {
 		name = args[1]
 	}
 	path := ts.MkAbs(filepath.Join(args[0], control.StatusFile))
-	var addr string
+	var addr, httpAddr string
 	ok := poll(scriptPatience, func() bool {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -81,7 +85,7 @@ func cmdListenAddr(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		for _, c := range ts.BackgroundCmds() {
 			if c.Process != nil && strconv.Itoa(c.Process.Pid) == f["pid"] {
-				addr = f["addr"]
+				addr, httpAddr = f["addr"], f["http"]
 				return true
 			}
 		}
@@ -91,7 +95,27 @@ func cmdListenAddr(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no listen of this script wrote its address to %s", path)
 	}
 	ts.Setenv(name, addr)
-	ts.Logf("listen is at %s", addr)
+	ts.Setenv(name+"_HTTP", httpAddr)
+	ts.Logf("listen is at %s (http %q)", addr, httpAddr)
+}
+
+// httpget URL FILE
+//
+// GETs URL, fails unless the answer is 200 OK, and writes its body to FILE.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: httpget URL FILE")
+	}
+	c := http.Client{Timeout: scriptPatience}
+	resp, err := c.Get(args[0])
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	if resp.StatusCode != http.StatusOK {
+		ts.Fatalf("GET %s: %s", args[0], resp.Status)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b, 0o644))
 }
 
 // udpsend [-f FILE] ADDR [MSG...]

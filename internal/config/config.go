@@ -43,6 +43,7 @@ type Server struct {
 	IPAddr    string   // server.ipAddr: IP address or host name to listen on
 	IPPort    int      // server.ipPort
 	QuitPeers []string // server.quitPeers: IP addresses allowed to send "quit"
+	HTTP      string   // server.http: HOST:PORT of listen's /metrics and /healthz; "": none
 }
 
 // Paths are absolute once loaded, except in Default.

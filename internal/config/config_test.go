@@ -615,7 +615,7 @@ func TestTooLarge(t *testing.T) {
 
 func TestEntriesOrder(t *testing.T) {
 	want := []string{
-		"server.ipAddr", "server.ipPort", "server.quitPeers",
+		"server.ipAddr", "server.ipPort", "server.quitPeers", "server.http",
 		"paths.dataDir", "paths.procDir", "paths.repoDir", "paths.logDir", "paths.stateDir",
 		"processing.fixDETSEC", "processing.fixDateTime", "processing.fixTemps", "processing.fixMisc", "processing.makeOTM",
 		"debug", "jobs", "queue",
@@ -668,7 +668,7 @@ sweep: {every: 0, schedule: "@hourly"}
 // Alternative valid values for every key, for tests that change one key at
 // a time.
 var otherValues = map[string]string{
-	"server.ipAddr": "0.0.0.0", "server.ipPort": "10302", "server.quitPeers": "10.0.0.1",
+	"server.ipAddr": "0.0.0.0", "server.ipPort": "10302", "server.quitPeers": "10.0.0.1", "server.http": "127.0.0.1:9310",
 	"paths.dataDir": "/d", "paths.procDir": "/p", "paths.repoDir": "/r", "paths.logDir": "/l", "paths.stateDir": "/s",
 	"processing.fixDETSEC": "N", "processing.fixDateTime": "N", "processing.fixTemps": "N",
 	"processing.fixMisc": "N", "processing.makeOTM": "N",
@@ -756,6 +756,11 @@ func TestServerValues(t *testing.T) {
 		{"server.quitPeers", " 127.0.0.1 , ::1", "127.0.0.1,::1"},
 		{"server.quitPeers", "::FFFF:7F00:1", "::ffff:127.0.0.1"},
 		{"server.quitPeers", "127.0.0.1/8", "error"},
+		{"server.http", "", ""},
+		{"server.http", "127.0.0.1:9310", "127.0.0.1:9310"},
+		{"server.http", ":9310", "error"},
+		{"server.http", "127.0.0.1", "error"},
+		{"server.http", "127.0.0.1:70000", "error"},
 	} {
 		c := Default()
 		err := c.Set(tc.key, tc.value, SourceFlag)

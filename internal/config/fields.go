@@ -8,6 +8,7 @@ import (
 	"github.com/obsdata/dataman/internal/schedule"
 	"math"
 	"math/big"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,7 @@ var fields = []field{
 	hostField("server.ipAddr", func(c *Config) *string { return &c.Server.IPAddr }),
 	intField("server.ipPort", 1, 65535, func(c *Config) *int { return &c.Server.IPPort }),
 	peersField("server.quitPeers", func(c *Config) *[]string { return &c.Server.QuitPeers }),
+	httpField("server.http", func(c *Config) *string { return &c.Server.HTTP }),
 
 	pathField("paths.dataDir", func(c *Config) *string { return &c.Paths.DataDir }),
 	pathField("paths.procDir", func(c *Config) *string { return &c.Paths.ProcDir }),
@@ -269,6 +271,44 @@ func hostField(key string, p func(*Config) *string) field {
 		},
 		get: func(c *Config) string { return *p(c) },
 	}
+}
+
+// httpField is an optional TCP address to serve HTTP on: "" (off) or
+// host:port, with a host, since an empty host would bind every interface.
+func httpField(key string, p func(*Config) *string) field {
+	return field{
+		key: key,
+		set: func(c *Config, v string, _ Source) error {
+			if err := CheckHTTPAddr(v); err != nil {
+				return err
+			}
+			*p(c) = v
+			return nil
+		},
+		get: func(c *Config) string { return *p(c) },
+	}
+}
+
+// CheckHTTPAddr accepts "" (no HTTP server) or HOST:PORT with a host and a
+// port in 0..65535.
+func CheckHTTPAddr(v string) error {
+	if v == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%s is not HOST:PORT", quote(v))
+	}
+	if host == "" {
+		return fmt.Errorf("%s has no host (use 127.0.0.1:PORT, or 0.0.0.0:PORT for every interface)", quote(v))
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !isHostName(host) {
+		return fmt.Errorf("%s: %s is not an IP address or host name", quote(v), quote(host))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%s: bad port", quote(v))
+	}
+	return nil
 }
 
 // isHostName accepts what dataMan's Python bind() would resolve: dotted

@@ -96,6 +96,7 @@ type Status struct {
 	State string // Starting, Idle, Running or Stopping
 	Last  string // the last file finished, "" before the first
 	Addr  string // where the daemon listens
+	HTTP  string // where it serves /metrics and /healthz; "": nowhere
 	Queue int    // requests waiting
 	Busy  int    // files being processed
 	// Latency is the last frame's time from its datagram to its <CHAN>.new
@@ -115,6 +116,9 @@ func (s Status) Format(pid int, now time.Time) string {
 	}
 	fmt.Fprintf(&b, "last=%s\naddr=%s\nqueue=%d\nbusy=%d\nlatency=%s\npid=%d\nupdated=%s\n",
 		s.Last, s.Addr, s.Queue, s.Busy, latency, pid, now.UTC().Format(time.RFC3339))
+	if s.HTTP != "" {
+		fmt.Fprintf(&b, "http=%s\n", s.HTTP)
+	}
 	return b.String()
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/obsdata/dataman/internal/frame"
+	"github.com/obsdata/dataman/internal/metrics"
 	"github.com/obsdata/dataman/internal/udp"
 )
 
@@ -67,18 +68,22 @@ func (s *server) read(conn *udp.Conn) {
 func (s *server) handle(from netip.AddrPort, b []byte, at time.Time) bool {
 	req, err := udp.Parse(b)
 	if err != nil {
+		s.m.Datagram(metrics.KindInvalid)
 		s.limit.Warn("datagram dropped", "from", from, "err", err, "datagram", udp.Quote(b))
 		return false
 	}
 	if req.Cmd == udp.Quit {
 		if !udp.Allowed(s.o.QuitPeers, from) {
+			s.m.Datagram(metrics.KindQuitRefused)
 			s.limit.Warn("quit refused: sender not in server.quitPeers", "from", from)
 			return false
 		}
+		s.m.Datagram(metrics.KindQuit)
 		s.log.Info("quit received", "from", from)
 		s.quitc <- from
 		return true
 	}
+	s.m.Datagram(metrics.KindProc)
 	s.log.Debug("proc received", "file", req.Name.Base, "path", req.Path, "from", from)
 	s.admit(&request{name: req.Name, from: from, received: at})
 	return false

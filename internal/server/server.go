@@ -19,6 +19,7 @@ import (
 	"github.com/obsdata/dataman/internal/exitcode"
 	"github.com/obsdata/dataman/internal/ledger"
 	"github.com/obsdata/dataman/internal/logx"
+	"github.com/obsdata/dataman/internal/metrics"
 	"github.com/obsdata/dataman/internal/sdnotify"
 	"github.com/obsdata/dataman/internal/udp"
 )
@@ -26,6 +27,7 @@ import (
 // Options are the server's settings, from the config and the flags.
 type Options struct {
 	Addr        string // host:port to bind
+	HTTP        string // host:port of /metrics and /healthz (TCP); "": no HTTP server
 	Jobs        int
 	Queue       int // files found complete waiting for a worker, at most
 	Watch       int // requests waiting for a check of their raw file, at most; 0: DefaultWatch
@@ -72,6 +74,9 @@ type Deps struct {
 	// file it left alone for being too young is old enough for a sweep
 	// (zero: none was), and the server sweeps again then.
 	Reconcile func(context.Context) (time.Time, error)
+	// Metrics counts what the server does; nil: nothing is counted, unless
+	// Options.HTTP is set, which serves metrics of its own.
+	Metrics *metrics.Metrics
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT) or an allowed peer sends
@@ -105,7 +110,24 @@ func Run(ctx context.Context, o Options, deps Deps) error {
 	if o.Watch <= 0 {
 		o.Watch = DefaultWatch
 	}
+	if deps.Metrics == nil && o.HTTP != "" {
+		deps.Metrics = metrics.New(metrics.Options{StateDir: o.StateDir})
+	}
 	s := newServer(o, deps, log, ctl, conn.Addr().String())
+	// Nothing but the configured address is bound, and only when one is.
+	if o.HTTP != "" {
+		hs, err := metrics.Listen(o.HTTP, deps.Metrics.Handler(), log)
+		if err != nil {
+			conn.Close()
+			return err
+		}
+		defer func() {
+			if err := hs.Close(); err != nil {
+				log.Warn("http server", "addr", hs.Addr(), "err", err)
+			}
+		}()
+		s.http = hs.Addr()
+	}
 	s.restore()
 	// .status before READY: it is where a script that started listen on
 	// port 0 finds the port.
@@ -115,7 +137,7 @@ func Run(ctx context.Context, o Options, deps Deps) error {
 	if err := deps.Notify.Ready("listening on " + s.addr); err != nil {
 		log.Warn("systemd notify", "err", err)
 	}
-	log.Info("dataman listen started", "addr", s.addr, "pid", os.Getpid(), "jobs", o.Jobs, "queue", o.Queue)
+	log.Info("dataman listen started", "addr", s.addr, "http", s.http, "pid", os.Getpid(), "jobs", o.Jobs, "queue", o.Queue)
 	return s.run(ctx, conn)
 }
 
@@ -134,7 +156,9 @@ type server struct {
 	ctl    *control.Files
 	sweep  func(context.Context) (time.Time, error)
 	addr   string
-	limit  *limiter // for the lines a sender can repeat at will
+	http   string           // the bound address of /metrics, "" without
+	m      *metrics.Metrics // nil: none
+	limit  *limiter         // for the lines a sender can repeat at will
 
 	// queue has room for o.Queue requests, as many as may be queued, so
 	// sending to it never blocks.
@@ -160,6 +184,7 @@ type server struct {
 func newServer(o Options, deps Deps, log *slog.Logger, ctl *control.Files, addr string) *server {
 	s := &server{
 		o: o, d: deps.Deliverer, log: log, notify: deps.Notify, ctl: ctl, sweep: deps.Reconcile, addr: addr,
+		m:          deps.Metrics,
 		limit:      newLimiter(log, logBurst, logEvery),
 		queue:      make(chan *request, o.Queue),
 		stop:       make(chan struct{}),
@@ -172,6 +197,7 @@ func newServer(o Options, deps Deps, log *slog.Logger, ctl *control.Files, addr 
 		busy:       make([]busyWorker, o.Jobs),
 	}
 	s.retryKick <- struct{}{} // the ledger may hold dispatches left pending by the last run
+	s.m.SetQueueDepth(s.queueDepth)
 	return s
 }
 
@@ -274,10 +300,17 @@ func (s *server) inProgress() []string {
 	return files
 }
 
+// queueDepth is the requests waiting: watched or queued.
+func (s *server) queueDepth() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queued + s.watch.Len()
+}
+
 func (s *server) status(state string) control.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := control.Status{State: state, Last: s.last, Addr: s.addr, Queue: s.queued + s.watch.Len(),
+	st := control.Status{State: state, Last: s.last, Addr: s.addr, HTTP: s.http, Queue: s.queued + s.watch.Len(),
 		Latency: s.latency}
 	for _, b := range s.busy {
 		if b.file != "" {

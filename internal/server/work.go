@@ -75,21 +75,31 @@ func (s *server) process(ctx context.Context, r *request) (outcome, error) {
 	// headers; reading the data is part of condition.
 	timings := []any{"check", ms(r.check), "condition", ms(rep.Timings.Condition), "store", ms(rep.Timings.Store),
 		"dispatch", ms(rep.Timings.Dispatch), "latency", ms(time.Since(r.received))}
+	var latency time.Duration
 	if err == nil {
 		s.mu.Lock()
 		s.last = r.name.Base
 		if !rep.Already && r.from.IsValid() { // a datagram's, not one left by the last run
-			s.latency = time.Since(r.received)
+			latency = time.Since(r.received)
+			s.latency = latency
 		}
 		s.mu.Unlock()
+	}
+	if !rep.Already {
+		s.m.Step("check", r.check)
+		s.m.Step("condition", rep.Timings.Condition)
+		s.m.Step("store", rep.Timings.Store)
+		s.m.Step("dispatch", rep.Timings.Dispatch)
 	}
 	switch {
 	case err == nil && rep.Already:
 		// A sender repeating datagrams controls how many of these come.
 		s.limit.Info("already delivered", "file", r.name.Base, "from", r.sender())
 	case err == nil:
+		s.m.Delivered(r.name.Upper(), latency)
 		log.Info("delivered", timings...)
 	case errors.Is(err, deliver.ErrPending):
+		s.m.Failed(r.name.Upper(), "dispatch")
 		log.Warn("stored, dispatch pending", append(timings, "err", err)...)
 		kick(s.retryKick)
 	case ctx.Err() != nil:
@@ -98,9 +108,27 @@ func (s *server) process(ctx context.Context, r *request) (outcome, error) {
 	case errors.Is(err, fits.ErrTruncated):
 		return changed, err
 	default:
+		s.m.Failed(r.name.Upper(), failedStep(rep, err))
 		log.Error("delivery failed", append(timings, "err", err)...)
 	}
 	return finished, err
+}
+
+// failedStep names the step a failed delivery stopped at, as far as the
+// report tells: the raw file refused (check), not conditioned (condition),
+// or a later step (the last one that ran).
+func failedStep(rep deliver.Report, err error) string {
+	switch {
+	case errors.Is(err, deliver.ErrRefused):
+		return "check"
+	case rep.Failed, errors.Is(err, deliver.ErrFailedBefore):
+		return "condition"
+	case rep.Timings.Dispatch > 0:
+		return "dispatch"
+	case rep.Timings.Store > 0:
+		return "store"
+	}
+	return "condition"
 }
 
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
