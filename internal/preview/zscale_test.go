@@ -146,4 +146,3 @@ func conditioned(tb testing.TB, mode string) string {
 	}
 	return path
 }
-
