@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/internal/atomicfile"
@@ -33,6 +34,10 @@ const (
 func Paths(stored string) (preview, thumb string) {
 	return stored + pngSuffix, stored + thumbSufix
 }
+
+// IsPreview says whether a file name in a store folder is a preview's, not
+// a stored copy's.
+func IsPreview(name string) bool { return strings.HasSuffix(name, pngSuffix) }
 
 // Result says what Write drew.
 type Result struct {
@@ -148,29 +153,38 @@ func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
 	st := z.stride(W * H)
 	samples := make([]float32, 0, z.NSamples)
 	nonFinite := 0
-	row := make([]float32, W)
-	raw := make([]byte, 4*W)
-	br := bufio.NewReaderSize(io.NewSectionReader(r, h.DataStart(), h.DataSize), 1<<20)
-	for y := range H {
-		if _, err := io.ReadFull(br, raw); err != nil {
-			return Reduced{}, fmt.Errorf("row %d: %w", y+1, err)
+	// One block row at a time, read straight from the file.
+	buf := make([]byte, 4*W*factor)
+	for y0 := 0; y0 < H; y0 += factor {
+		rows := min(factor, H-y0)
+		b := buf[:4*W*rows]
+		if _, err := r.ReadAt(b, h.DataStart()+int64(4*W*y0)); err != nil {
+			return Reduced{}, fmt.Errorf("rows %d-%d: %w", y0+1, y0+rows, err)
 		}
-		out := (y / factor) * w
-		base := y * W
-		for x := range row {
-			v := math.Float32frombits(binary.BigEndian.Uint32(raw[4*x:]))
-			row[x] = v
-			if !isFinite(v) {
-				nonFinite++
-				continue
+		out := sum[(y0/factor)*w : (y0/factor+1)*w]
+		n := cnt[(y0/factor)*w : (y0/factor+1)*w]
+		for dy := range rows {
+			row := b[4*W*dy : 4*W*(dy+1)]
+			for bx := range w {
+				var s float32
+				var c int32
+				for x := bx * factor; x < min((bx+1)*factor, W); x++ {
+					bits := binary.BigEndian.Uint32(row[4*x:])
+					if bits&0x7f800000 == 0x7f800000 { // NaN or ±Inf
+						nonFinite++
+						continue
+					}
+					s += math.Float32frombits(bits)
+					c++
+				}
+				out[bx] += float64(s)
+				n[bx] += c
 			}
-			sum[out+x/factor] += float64(v)
-			cnt[out+x/factor]++
-		}
-		if nonFinite == 0 {
-			// the first row pixel on the stride
-			for i := (base + st - 1) / st * st; i < base+W && len(samples) < z.NSamples; i += st {
-				samples = append(samples, row[i-base])
+			if nonFinite == 0 {
+				base := (y0 + dy) * W
+				for i := (base + st - 1) / st * st; i < base+W && len(samples) < z.NSamples; i += st {
+					samples = append(samples, math.Float32frombits(binary.BigEndian.Uint32(row[4*(i-base):])))
+				}
 			}
 		}
 	}
