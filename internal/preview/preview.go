@@ -66,12 +66,15 @@ func Write(stored string, o Options) (Result, error) {
 	if err := writePNG(pre, m.gray(small, o.Asinh)); err != nil {
 		return res, err
 	}
-	tf := max(1, (max(small.W, small.H)+thumbSide-1)/thumbSide)
-	if err := writePNG(thumb, m.gray(small.block(tf), o.Asinh)); err != nil {
+	if err := writePNG(thumb, m.gray(small.block(thumbFactor(small)), o.Asinh)); err != nil {
 		return res, err
 	}
 	return res, nil
 }
+
+// thumbFactor is the block size that brings the preview to about 200
+// pixels on its longer side.
+func thumbFactor(p Plane) int { return max(1, (max(p.W, p.H)+thumbSide-1)/thumbSide) }
 
 func (o Options) zscale() ZScale {
 	if o.ZScale == (ZScale{}) {
@@ -165,20 +168,23 @@ func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
 		n := cnt[(y0/factor)*w : (y0/factor+1)*w]
 		for dy := range rows {
 			row := b[4*W*dy : 4*W*(dy+1)]
-			for bx := range w {
-				var s float32
-				var c int32
-				for x := bx * factor; x < min((bx+1)*factor, W); x++ {
-					bits := binary.BigEndian.Uint32(row[4*x:])
-					if bits&0x7f800000 == 0x7f800000 { // NaN or ±Inf
-						nonFinite++
-						continue
-					}
-					s += math.Float32frombits(bits)
-					c++
+			full := W / factor // blocks with all four pixels in the row
+			for bx := range full {
+				p := row[16*bx : 16*bx+16]
+				a := binary.BigEndian.Uint32(p[0:])
+				b := binary.BigEndian.Uint32(p[4:])
+				c := binary.BigEndian.Uint32(p[8:])
+				d := binary.BigEndian.Uint32(p[12:])
+				const exp = 0x7f800000 // all ones: NaN or ±Inf
+				if a&exp != exp && b&exp != exp && c&exp != exp && d&exp != exp {
+					out[bx] += float64(math.Float32frombits(a) + math.Float32frombits(b) + math.Float32frombits(c) + math.Float32frombits(d))
+					n[bx] += factor
+					continue
 				}
-				out[bx] += float64(s)
-				n[bx] += c
+				nonFinite += addFinite(p, &out[bx], &n[bx])
+			}
+			if full < w {
+				nonFinite += addFinite(row[16*full:], &out[full], &n[full])
 			}
 			if nonFinite == 0 {
 				base := (y0 + dy) * W
@@ -200,6 +206,21 @@ func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
 		return res, errors.New("no finite pixel")
 	}
 	return res, nil
+}
+
+// addFinite adds the finite big-endian float32 pixels of p to *sum and
+// counts them in *n; it returns how many were not finite.
+func addFinite(p []byte, sum *float64, n *int32) (nonFinite int) {
+	for i := 0; i+4 <= len(p); i += 4 {
+		v := math.Float32frombits(binary.BigEndian.Uint32(p[i:]))
+		if !isFinite(v) {
+			nonFinite++
+			continue
+		}
+		*sum += float64(v)
+		*n++
+	}
+	return nonFinite
 }
 
 // finiteSamples is astropy's sample of an image with non-finite pixels:
@@ -261,12 +282,16 @@ func writePNG(path string, img image.Image) error {
 		return fmt.Errorf("preview %s: %w", path, err)
 	}
 	defer f.Abort()
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(f, img); err != nil {
+	if err := encode(f, img); err != nil {
 		return fmt.Errorf("preview %s: write: %w", path, err)
 	}
 	if err := f.Commit(); err != nil {
 		return fmt.Errorf("preview %s: %w", path, err)
 	}
 	return nil
+}
+
+func encode(w io.Writer, img image.Image) error {
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	return enc.Encode(w, img)
 }

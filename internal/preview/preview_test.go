@@ -1,7 +1,12 @@
 package preview
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"github.com/obsdata/dataman/fits"
 	"image/png"
+	"math"
 	"os"
 	"testing"
 )
@@ -39,6 +44,119 @@ func BenchmarkFull(b *testing.B) {
 	for range b.N {
 		if _, err := Write(stored, Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFullReduce is the part of BenchmarkFull that reads MERGED:
+// the block average and the zscale limits, no PNG.
+func BenchmarkFullReduce(b *testing.B) {
+	stored := conditioned(b, "full")
+	f, err := fits.Open(stored)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Reduce(f, f.HDUs[fits.MergedExt], DefaultZScale); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFullPNG is the other part: grey levels and PNG encoding of the
+// preview and the thumbnail, without files.
+func BenchmarkFullPNG(b *testing.B) {
+	stored := conditioned(b, "full")
+	f, err := fits.Open(stored)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := Reduce(f, f.HDUs[fits.MergedExt], DefaultZScale)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var size int
+	for range b.N {
+		var buf bytes.Buffer
+		if err := encode(&buf, m.gray(m.Small, false)); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+		if err := encode(&buf, m.gray(m.Small.block(thumbFactor(m.Small)), false)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(size), "preview-bytes")
+	b.ReportMetric(float64(m.Small.W), "preview-width")
+}
+
+// imageHDU is a minimal FITS file holding one float32 image.
+func imageHDU(t *testing.T, w, h int, v []float32) (*bytes.Reader, *fits.HDU) {
+	t.Helper()
+	var hdr bytes.Buffer
+	for _, c := range []string{"SIMPLE  =                    T", "BITPIX  =                  -32", "NAXIS   =                    2",
+		fmt.Sprintf("NAXIS1  = %20d", w), fmt.Sprintf("NAXIS2  = %20d", h), "END"} {
+		fmt.Fprintf(&hdr, "%-80s", c)
+	}
+	for hdr.Len()%2880 != 0 {
+		hdr.WriteByte(' ')
+	}
+	for _, x := range v {
+		binary.Write(&hdr, binary.BigEndian, x)
+	}
+	for hdr.Len()%2880 != 0 {
+		hdr.WriteByte(0)
+	}
+	r := bytes.NewReader(hdr.Bytes())
+	hdus, err := fits.Scan(r, r.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, hdus[0]
+}
+
+// TestReduce checks the streamed pass against the plain definitions: the
+// limits of Limits (which TestZScaleAstropy checks against astropy) and
+// the mean of the finite pixels of each 4×4 block, edges and non-finite
+// pixels included.
+func TestReduce(t *testing.T) {
+	imgs := testImages()
+	for _, c := range []struct {
+		name string
+		w, h int
+	}{{"noise", 512, 300}, {"stars", 777, 313}, {"nans", 401, 257}, {"tiny", 37, 1}, {"flat", 1, 4000}, {"steps", 3001, 1}} {
+		v := imgs[c.name]
+		r, hdu := imageHDU(t, c.w, c.h, v)
+		m, err := Reduce(r, hdu, DefaultZScale)
+		if err != nil {
+			t.Fatal(c.name, err)
+		}
+		lo, hi, _ := DefaultZScale.Limits(v)
+		if m.Lo != lo || m.Hi != hi {
+			t.Errorf("%s: limits %g, %g; Limits %g, %g", c.name, m.Lo, m.Hi, lo, hi)
+		}
+		full := Plane{W: c.w, H: c.h, Pix: make([]float64, len(v))}
+		for i, x := range v {
+			full.Pix[i] = float64(x)
+			if !isFinite(x) {
+				full.Pix[i] = math.NaN()
+			}
+		}
+		want := full.block(factor)
+		if m.Small.W != want.W || m.Small.H != want.H {
+			t.Fatalf("%s: %d×%d, want %d×%d", c.name, m.Small.W, m.Small.H, want.W, want.H)
+		}
+		for i := range want.Pix {
+			a, b := m.Small.Pix[i], want.Pix[i]
+			if math.IsNaN(a) != math.IsNaN(b) || !math.IsNaN(a) && math.Abs(a-b) > 1e-5*max(1, math.Abs(b)) {
+				t.Fatalf("%s: block %d = %g, want %g", c.name, i, a, b)
+			}
 		}
 	}
 }
