@@ -291,7 +291,14 @@ func writePNG(path string, img image.Image) error {
 	return nil
 }
 
+// encode writes img as PNG. A large picture is stored uncompressed: the
+// encoder's row filtering and deflate cost four times the rest of the
+// preview (80 ms against 20 ms for a full frame's, here) to halve a file of
+// 1.6 MB, a hundredth of the frame. The thumbnail is compressed.
 func encode(w io.Writer, img image.Image) error {
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if b := img.Bounds(); b.Dx()*b.Dy() > 4*thumbSide*thumbSide {
+		enc.CompressionLevel = png.NoCompression
+	}
 	return enc.Encode(w, img)
 }
