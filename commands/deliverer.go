@@ -61,9 +61,9 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 }
 
 // previewer draws the quick-look PNGs beside each stored copy, unless
-// preview.enabled is off.
+// preview.enabled is off or there is no MERGED to draw (processing.makeOTM off).
 func previewer(cfg *config.Config) func(string) error {
-	if !cfg.Preview.Enabled {
+	if !cfg.Preview.Enabled || !cfg.Processing.MakeOTM {
 		return nil
 	}
 	o := preview.Options{Asinh: cfg.Preview.Asinh}
