@@ -83,23 +83,23 @@ func (o Options) zscale() ZScale {
 	return o.ZScale
 }
 
-// Plane is an image of float64 pixels, row 0 first as in FITS (the bottom);
+// Plane is an image of float32 pixels, row 0 first as in FITS (the bottom);
 // NaN where no pixel was finite.
 type Plane struct {
 	W, H int
-	Pix  []float64
+	Pix  []float32
 }
 
 // block averages b×b blocks of finite pixels (partial at the edges).
 func (p Plane) block(b int) Plane {
 	w, h := (p.W+b-1)/b, (p.H+b-1)/b
-	sum := make([]float64, w*h)
+	sum := make([]float32, w*h)
 	cnt := make([]int32, w*h)
 	for y := range p.H {
 		row := p.Pix[y*p.W : (y+1)*p.W]
 		out := (y / b) * w
 		for x, v := range row {
-			if !math.IsNaN(v) {
+			if !math.IsNaN(float64(v)) {
 				sum[out+x/b] += v
 				cnt[out+x/b]++
 			}
@@ -108,12 +108,12 @@ func (p Plane) block(b int) Plane {
 	return averaged(w, h, sum, cnt)
 }
 
-func averaged(w, h int, sum []float64, cnt []int32) Plane {
+func averaged(w, h int, sum []float32, cnt []int32) Plane {
 	for i := range sum {
 		if cnt[i] == 0 {
-			sum[i] = math.NaN()
+			sum[i] = float32(math.NaN())
 		} else {
-			sum[i] /= float64(cnt[i])
+			sum[i] /= float32(cnt[i])
 		}
 	}
 	return Plane{W: w, H: h, Pix: sum}
@@ -151,7 +151,7 @@ func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
 		return Reduced{}, fmt.Errorf("image %d×%d does not fill %d bytes", W, H, h.DataSize)
 	}
 	w, hh := (W+factor-1)/factor, (H+factor-1)/factor
-	sum := make([]float64, w*hh)
+	sum := make([]float32, w*hh)
 	cnt := make([]int32, w*hh)
 	st := z.stride(W * H)
 	samples := make([]float32, 0, z.NSamples)
@@ -177,7 +177,7 @@ func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
 				d := binary.BigEndian.Uint32(p[12:])
 				const exp = 0x7f800000 // all ones: NaN or ±Inf
 				if a&exp != exp && b&exp != exp && c&exp != exp && d&exp != exp {
-					out[bx] += float64(math.Float32frombits(a) + math.Float32frombits(b) + math.Float32frombits(c) + math.Float32frombits(d))
+					out[bx] += math.Float32frombits(a) + math.Float32frombits(b) + math.Float32frombits(c) + math.Float32frombits(d)
 					n[bx] += factor
 					continue
 				}
@@ -210,14 +210,14 @@ func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
 
 // addFinite adds the finite big-endian float32 pixels of p to *sum and
 // counts them in *n; it returns how many were not finite.
-func addFinite(p []byte, sum *float64, n *int32) (nonFinite int) {
+func addFinite(p []byte, sum *float32, n *int32) (nonFinite int) {
 	for i := 0; i+4 <= len(p); i += 4 {
 		v := math.Float32frombits(binary.BigEndian.Uint32(p[i:]))
 		if !isFinite(v) {
 			nonFinite++
 			continue
 		}
-		*sum += float64(v)
+		*sum += v
 		*n++
 	}
 	return nonFinite
@@ -257,7 +257,8 @@ func (m Reduced) gray(p Plane, asinh bool) *image.Gray {
 	for y := range p.H {
 		src := p.Pix[y*p.W : (y+1)*p.W]
 		dst := img.Pix[(p.H-1-y)*img.Stride:]
-		for x, v := range src {
+		for x, f := range src {
+			v := float64(f)
 			if math.IsNaN(v) {
 				continue
 			}
