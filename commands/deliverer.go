@@ -11,6 +11,7 @@ import (
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
+	"github.com/obsdata/dataman/internal/preview"
 )
 
 // conditioner adapts the FITS conditioning core to the delivery path, so
@@ -51,11 +52,25 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 		Log:        log,
 		Twin:       twin,
 		Consumed:   cfg.Repo.Consumed,
+		Preview:    previewer(cfg),
 	}, conditioner{withRawHash(processing(cfg, version))})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
 	return d, nil
+}
+
+// previewer draws the quick-look PNGs beside each stored copy, unless
+// preview.enabled is off or there is no MERGED to draw (processing.makeOTM off).
+func previewer(cfg *config.Config) func(string) error {
+	if !cfg.Preview.Enabled || !cfg.Processing.MakeOTM {
+		return nil
+	}
+	o := preview.Options{Asinh: cfg.Preview.Asinh}
+	return func(stored string) error {
+		_, err := preview.Write(stored, o)
+		return err
+	}
 }
 
 // layout is the config's folder layout.

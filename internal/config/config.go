@@ -32,6 +32,7 @@ type Config struct {
 	Sweep      Sweep
 	Status     Status
 	Log        Log
+	Preview    Preview
 
 	sources map[string]Source
 	file    string
@@ -107,6 +108,12 @@ type Status struct {
 	PendingCrit time.Duration // status.pendingCrit
 	MinFreeWarn int64         // status.minFreeWarn: bytes free on procDir or repoDir, fewer
 	MinFreeCrit int64         // status.minFreeCrit
+}
+
+// Preview switches the quick-look PNGs drawn beside each stored copy.
+type Preview struct {
+	Enabled bool // preview.enabled: <stored>.png and <stored>.thumb.png after delivery
+	Asinh   bool // preview.asinh: an asinh stretch after the zscale limits
 }
 
 // Log is the optional dataMan-style log file.

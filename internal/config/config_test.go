@@ -92,6 +92,7 @@ func builtinWant(root string) Config {
 	c.Retry = Retry{Initial: 5 * time.Second, Max: 5 * time.Minute}
 	c.Sweep = Sweep{Every: 10 * time.Minute, MinAge: 30 * time.Second}
 	c.Status = Status{PendingWarn: 10 * time.Minute, PendingCrit: time.Hour, MinFreeWarn: 20 << 30, MinFreeCrit: 5 << 30}
+	c.Preview = Preview{Enabled: true}
 	return c
 }
 
@@ -625,7 +626,7 @@ func TestEntriesOrder(t *testing.T) {
 		"delivery.retry.initial", "delivery.retry.max",
 		"sweep.every", "sweep.minAge", "sweep.schedule",
 		"status.pendingWarn", "status.pendingCrit", "status.minFreeWarn", "status.minFreeCrit",
-		"log.file",
+		"log.file", "preview.enabled", "preview.asinh",
 	}
 	var got []string
 	for _, e := range Default().Entries() {
@@ -680,7 +681,7 @@ var otherValues = map[string]string{
 	"delivery.retry.initial": "1s", "delivery.retry.max": "1h",
 	"sweep.every": "1h", "sweep.minAge": "0s", "sweep.schedule": "*/15 * * * *",
 	"status.pendingWarn": "0s", "status.pendingCrit": "2h", "status.minFreeWarn": "0", "status.minFreeCrit": "1GiB",
-	"log.file": "Y",
+	"log.file": "Y", "preview.enabled": "N", "preview.asinh": "Y",
 }
 
 func TestProcessingHash(t *testing.T) {

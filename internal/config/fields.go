@@ -78,6 +78,8 @@ var fields = []field{
 	sizeField("status.minFreeCrit", func(c *Config) *int64 { return &c.Status.MinFreeCrit }),
 
 	flagField("log.file", func(c *Config) *bool { return &c.Log.File }),
+	flagField("preview.enabled", func(c *Config) *bool { return &c.Preview.Enabled }),
+	flagField("preview.asinh", func(c *Config) *bool { return &c.Preview.Asinh }),
 }
 
 // byKey and sections are derived from fields, so the YAML shape cannot drift

@@ -98,6 +98,11 @@ type Options struct {
 	// batch that keeps every core busy, which is served better by storing
 	// and then copying.
 	Twin bool
+	// Preview, when set, draws the quick-look previews of the stored copy
+	// once a job has stored or delivered it: after <CHAN>.new is updated and
+	// outside the file's lock, so it never delays a delivery. Best effort:
+	// an error is logged, never returned.
+	Preview func(stored string) error
 }
 
 // Mode says what Ensure should do.
@@ -291,7 +296,22 @@ func (d *Deliverer) Ensure(ctx context.Context, rawName string, how Mode) (Repor
 	rep := Report{File: filepath.Base(rawName)}
 	err := d.ensure(ctx, rawName, how, &rep)
 	rep.Err = err
+	if err == nil && how&DryRun == 0 && !rep.Already && rep.Stored != "" {
+		d.preview(rep.File, rep.Stored)
+	}
 	return rep, err
+}
+
+func (d *Deliverer) preview(file, stored string) {
+	if d.opts.Preview == nil {
+		return
+	}
+	start := time.Now()
+	if err := d.opts.Preview(stored); err != nil {
+		d.log.Warn("preview failed; the frame is delivered", "file", file, "err", err)
+		return
+	}
+	d.log.Debug("preview drawn", "file", file, "stored", stored, "took", time.Since(start))
 }
 
 func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *Report) error {

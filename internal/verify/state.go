@@ -15,6 +15,7 @@ import (
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/judge"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/preview"
 )
 
 // This file is everything verify believes about a frame before it reads a
@@ -298,6 +299,7 @@ func (c *Channel) storedIn(night string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	names = slices.DeleteFunc(names, preview.IsPreview)
 	c.stored[night] = names
 	return names, nil
 }

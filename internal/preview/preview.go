@@ -1,0 +1,305 @@
+package preview
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/obsdata/dataman/fits"
+	"github.com/obsdata/dataman/internal/atomicfile"
+)
+
+// Options say how a preview is drawn.
+type Options struct {
+	ZScale ZScale // zero is DefaultZScale
+	Asinh  bool   // an asinh stretch after the zscale limits (astropy's AsinhStretch, a = 0.1)
+}
+
+const (
+	factor     = 4   // the preview is a quarter of the width and height of MERGED
+	thumbSide  = 200 // the thumbnail's longer side, about
+	asinhA     = 0.1 // astropy's AsinhStretch default
+	pngSuffix  = ".png"
+	thumbSufix = ".thumb.png"
+)
+
+// Paths are the preview and the thumbnail of the stored copy stored.
+func Paths(stored string) (preview, thumb string) {
+	return stored + pngSuffix, stored + thumbSufix
+}
+
+// IsPreview says whether a file name in a store folder is a preview's, not
+// a stored copy's.
+func IsPreview(name string) bool { return strings.HasSuffix(name, pngSuffix) }
+
+// Result says what Write drew.
+type Result struct {
+	Preview, Thumb string
+	Lo, Hi         float64 // the zscale limits
+}
+
+// Write draws the previews of the conditioned file stored beside it,
+// each written atomically.
+func Write(stored string, o Options) (Result, error) {
+	f, err := fits.Open(stored)
+	if err != nil {
+		return Result{}, fmt.Errorf("preview %s: %w", stored, err)
+	}
+	defer f.Close()
+	if err := fits.CheckMergedExt(f.HDUs); err != nil {
+		return Result{}, fmt.Errorf("preview %s: %w", stored, err)
+	}
+	m, err := Reduce(f, f.HDUs[fits.MergedExt], o.zscale())
+	if err != nil {
+		return Result{}, fmt.Errorf("preview %s: MERGED: %w", stored, err)
+	}
+	pre, thumb := Paths(stored)
+	res := Result{Preview: pre, Thumb: thumb, Lo: m.Lo, Hi: m.Hi}
+	small := m.Small
+	if err := writePNG(pre, m.gray(small, o.Asinh)); err != nil {
+		return res, err
+	}
+	if err := writePNG(thumb, m.gray(small.block(thumbFactor(small)), o.Asinh)); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// thumbFactor is the block size that brings the preview to about 200
+// pixels on its longer side.
+func thumbFactor(p Plane) int { return max(1, (max(p.W, p.H)+thumbSide-1)/thumbSide) }
+
+func (o Options) zscale() ZScale {
+	if o.ZScale == (ZScale{}) {
+		return DefaultZScale
+	}
+	return o.ZScale
+}
+
+// Plane is an image of float32 pixels, row 0 first as in FITS (the bottom);
+// NaN where no pixel was finite.
+type Plane struct {
+	W, H int
+	Pix  []float32
+}
+
+// block averages b×b blocks of finite pixels (partial at the edges).
+func (p Plane) block(b int) Plane {
+	w, h := (p.W+b-1)/b, (p.H+b-1)/b
+	sum := make([]float32, w*h)
+	cnt := make([]int32, w*h)
+	for y := range p.H {
+		row := p.Pix[y*p.W : (y+1)*p.W]
+		out := (y / b) * w
+		for x, v := range row {
+			if !math.IsNaN(float64(v)) {
+				sum[out+x/b] += v
+				cnt[out+x/b]++
+			}
+		}
+	}
+	return averaged(w, h, sum, cnt)
+}
+
+func averaged(w, h int, sum []float32, cnt []int32) Plane {
+	for i := range sum {
+		if cnt[i] == 0 {
+			sum[i] = float32(math.NaN())
+		} else {
+			sum[i] /= float32(cnt[i])
+		}
+	}
+	return Plane{W: w, H: h, Pix: sum}
+}
+
+// Reduced is MERGED read once: its zscale limits and its block average.
+type Reduced struct {
+	Lo, Hi float64
+	Small  Plane
+}
+
+// Reduce reads a float32 image HDU once, streaming: it block-averages it by
+// 4 and takes the zscale sample as it goes. Only an image with non-finite
+// pixels is read a second time, since astropy's stride counts finite
+// pixels only.
+func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
+	bitpix, err := h.Header.Int("BITPIX")
+	if err != nil {
+		return Reduced{}, err
+	}
+	naxis, err := h.Header.Int("NAXIS")
+	if err != nil {
+		return Reduced{}, err
+	}
+	if bitpix != -32 || naxis != 2 {
+		return Reduced{}, fmt.Errorf("BITPIX %d NAXIS %d: a 2-d float32 image is expected", bitpix, naxis)
+	}
+	n1, err1 := h.Header.Int("NAXIS1")
+	n2, err2 := h.Header.Int("NAXIS2")
+	if err := errors.Join(err1, err2); err != nil {
+		return Reduced{}, err
+	}
+	W, H := int(n1), int(n2)
+	if W <= 0 || H <= 0 || int64(W)*int64(H)*4 != h.DataSize {
+		return Reduced{}, fmt.Errorf("image %d×%d does not fill %d bytes", W, H, h.DataSize)
+	}
+	w, hh := (W+factor-1)/factor, (H+factor-1)/factor
+	sum := make([]float32, w*hh)
+	cnt := make([]int32, w*hh)
+	st := z.stride(W * H)
+	samples := make([]float32, 0, z.NSamples)
+	nonFinite := 0
+	// One block row at a time, read straight from the file.
+	buf := make([]byte, 4*W*factor)
+	for y0 := 0; y0 < H; y0 += factor {
+		rows := min(factor, H-y0)
+		b := buf[:4*W*rows]
+		if _, err := r.ReadAt(b, h.DataStart()+int64(4*W*y0)); err != nil {
+			return Reduced{}, fmt.Errorf("rows %d-%d: %w", y0+1, y0+rows, err)
+		}
+		out := sum[(y0/factor)*w : (y0/factor+1)*w]
+		n := cnt[(y0/factor)*w : (y0/factor+1)*w]
+		for dy := range rows {
+			row := b[4*W*dy : 4*W*(dy+1)]
+			full := W / factor // blocks with all four pixels in the row
+			for bx := range full {
+				p := row[16*bx : 16*bx+16]
+				a := binary.BigEndian.Uint32(p[0:])
+				b := binary.BigEndian.Uint32(p[4:])
+				c := binary.BigEndian.Uint32(p[8:])
+				d := binary.BigEndian.Uint32(p[12:])
+				const exp = 0x7f800000 // all ones: NaN or ±Inf
+				if a&exp != exp && b&exp != exp && c&exp != exp && d&exp != exp {
+					out[bx] += math.Float32frombits(a) + math.Float32frombits(b) + math.Float32frombits(c) + math.Float32frombits(d)
+					n[bx] += factor
+					continue
+				}
+				nonFinite += addFinite(p, &out[bx], &n[bx])
+			}
+			if full < w {
+				nonFinite += addFinite(row[16*full:], &out[full], &n[full])
+			}
+			if nonFinite == 0 {
+				base := (y0 + dy) * W
+				for i := (base + st - 1) / st * st; i < base+W && len(samples) < z.NSamples; i += st {
+					samples = append(samples, math.Float32frombits(binary.BigEndian.Uint32(row[4*(i-base):])))
+				}
+			}
+		}
+	}
+	res := Reduced{Small: averaged(w, hh, sum, cnt)}
+	if nonFinite > 0 {
+		var err error
+		if samples, err = finiteSamples(r, h, z, W*H-nonFinite); err != nil {
+			return Reduced{}, err
+		}
+	}
+	var ok bool
+	if res.Lo, res.Hi, ok = z.fromSamples(samples); !ok {
+		return res, errors.New("no finite pixel")
+	}
+	return res, nil
+}
+
+// addFinite adds the finite big-endian float32 pixels of p to *sum and
+// counts them in *n; it returns how many were not finite.
+func addFinite(p []byte, sum *float32, n *int32) (nonFinite int) {
+	for i := 0; i+4 <= len(p); i += 4 {
+		v := math.Float32frombits(binary.BigEndian.Uint32(p[i:]))
+		if !isFinite(v) {
+			nonFinite++
+			continue
+		}
+		*sum += v
+		*n++
+	}
+	return nonFinite
+}
+
+// finiteSamples is astropy's sample of an image with non-finite pixels:
+// every stride-th finite pixel, stride counted over the finite ones.
+func finiteSamples(r io.ReaderAt, h *fits.HDU, z ZScale, finite int) ([]float32, error) {
+	st := z.stride(finite)
+	samples := make([]float32, 0, z.NSamples)
+	br := bufio.NewReaderSize(io.NewSectionReader(r, h.DataStart(), h.DataSize), 1<<20)
+	var b [4]byte
+	for k := 0; len(samples) < z.NSamples; {
+		if _, err := io.ReadFull(br, b[:]); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		v := math.Float32frombits(binary.BigEndian.Uint32(b[:]))
+		if !isFinite(v) {
+			continue
+		}
+		if k%st == 0 {
+			samples = append(samples, v)
+		}
+		k++
+	}
+	return samples, nil
+}
+
+// gray maps p through the limits (and the stretch) to 8-bit grey, the
+// FITS bottom row at the bottom of the picture, as ds9 shows it.
+func (m Reduced) gray(p Plane, asinh bool) *image.Gray {
+	img := image.NewGray(image.Rect(0, 0, p.W, p.H))
+	span := m.Hi - m.Lo
+	norm := math.Asinh(1 / asinhA)
+	for y := range p.H {
+		src := p.Pix[y*p.W : (y+1)*p.W]
+		dst := img.Pix[(p.H-1-y)*img.Stride:]
+		for x, f := range src {
+			v := float64(f)
+			if math.IsNaN(v) {
+				continue
+			}
+			t := 0.0
+			if span > 0 {
+				t = min(1, max(0, (v-m.Lo)/span))
+			} else if v > m.Lo {
+				t = 1
+			}
+			if asinh {
+				t = math.Asinh(t/asinhA) / norm
+			}
+			dst[x] = uint8(math.Round(t * 255))
+		}
+	}
+	return img
+}
+
+func writePNG(path string, img image.Image) error {
+	f, err := atomicfile.Create(filepath.Dir(path), filepath.Base(path), 0o644)
+	if err != nil {
+		return fmt.Errorf("preview %s: %w", path, err)
+	}
+	defer f.Abort()
+	if err := encode(f, img); err != nil {
+		return fmt.Errorf("preview %s: write: %w", path, err)
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("preview %s: %w", path, err)
+	}
+	return nil
+}
+
+// encode writes img as PNG. A large picture is stored uncompressed: the
+// encoder's row filtering and deflate cost four times the rest of the
+// preview (80 ms against 20 ms for a full frame's, here) to halve a file of
+// 1.6 MB, a hundredth of the frame. The thumbnail is compressed.
+func encode(w io.Writer, img image.Image) error {
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if b := img.Bounds(); b.Dx()*b.Dy() > 4*thumbSide*thumbSide {
+		enc.CompressionLevel = png.NoCompression
+	}
+	return enc.Encode(w, img)
+}
