@@ -3,8 +3,6 @@ package judge
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +18,7 @@ import (
 	"github.com/obsdata/dataman/internal/atomicfile"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
+	"github.com/obsdata/dataman/internal/place"
 	"github.com/obsdata/dataman/internal/stall"
 )
 
@@ -268,22 +267,8 @@ func hashFile(ctx context.Context, fsys FS, path string, tick func()) (string, e
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		tick()
-		if err == io.EOF {
-			return hex.EncodeToString(h.Sum(nil)), nil
-		}
-		if err != nil {
-			return "", err
-		}
-	}
+	d, err := place.HashReader(ctx, f, tick)
+	return d.Sum, err
 }
 
 // Temp is the temporary file of an atomic write.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,21 +246,27 @@ func HashPath(ctx context.Context, path string, tick func()) (Digest, error) {
 // HashFile hashes f from its start with ReadAt, leaving its offset alone,
 // calling tick (if not nil) after each chunk.
 func HashFile(ctx context.Context, f *os.File, tick func()) (Digest, error) {
+	return HashReader(ctx, io.NewSectionReader(f, 0, math.MaxInt64), tick)
+}
+
+// HashReader hashes what r gives up to its end, calling tick (if not nil)
+// after each chunk, and stops when ctx is done.
+func HashReader(ctx context.Context, r io.Reader, tick func()) (Digest, error) {
 	h := sha256.New()
 	buf := make([]byte, chunk)
-	var off int64
+	var size int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return Digest{}, err
 		}
-		n, err := f.ReadAt(buf, off)
+		n, err := r.Read(buf)
 		h.Write(buf[:n])
-		off += int64(n)
+		size += int64(n)
 		if tick != nil {
 			tick()
 		}
 		if err == io.EOF {
-			return Digest{Sum: hex.EncodeToString(h.Sum(nil)), Size: off}, nil
+			return Digest{Sum: hex.EncodeToString(h.Sum(nil)), Size: size}, nil
 		}
 		if err != nil {
 			return Digest{}, err
