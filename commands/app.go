@@ -32,6 +32,7 @@ func New(version string) *cli.App {
 			synthCommand(),
 			verifyCommand(version),
 			statusCommand(version),
+			nightlogCommand(version),
 			gendocsCommand(),
 		},
 		// main turns errors into exit codes; urfave must not exit by itself.
@@ -110,6 +111,7 @@ var exitStatuses = map[string][]exitStatus{
 	"verify":    verifyStatuses,
 	"sweep":     sweepStatuses,
 	"status":    statusStatuses,
+	"nightlog":  nightlogStatuses,
 	"config":    {statusConfigOK, statusUsage},
 	"gendocs":   {statusDocsOK, statusDocsFailure, statusUsage},
 }

@@ -1,41 +1,17 @@
 package commands
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/obsdata/dataman/fits"
+	"github.com/obsdata/dataman/internal/condition"
 	"github.com/obsdata/dataman/internal/config"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/frame"
-	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/preview"
 )
-
-// conditioner adapts the FITS conditioning core to the delivery path, so
-// that a datagram, a sweep and a command by hand all condition the same way.
-type conditioner struct{ opts fits.Options }
-
-func (c conditioner) Condition(ctx context.Context, rawPath string, out deliver.Output) (deliver.RawInfo, error) {
-	if err := ctx.Err(); err != nil {
-		return deliver.RawInfo{}, err
-	}
-	raw, err := fits.Open(rawPath)
-	if err != nil {
-		return deliver.RawInfo{}, fmt.Errorf("read: %w", err)
-	}
-	defer raw.Close()
-	res, err := fits.Condition(raw, out, c.opts)
-	if err != nil {
-		return deliver.RawInfo{}, err
-	}
-	for _, w := range res.Warnings {
-		logx.From(ctx).Warn(w, "file", rawPath)
-	}
-	return deliver.RawInfo{Size: res.RawSize, SHA256: res.RawSHA256, UniqName: res.UniqName}, nil
-}
 
 // newDeliverer builds the one delivery path from the config. twin is for
 // listen, which waits on each frame: see deliver.Options.Twin.
@@ -53,7 +29,7 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 		Twin:       twin,
 		Consumed:   cfg.Repo.Consumed,
 		Preview:    previewer(cfg),
-	}, conditioner{withRawHash(processing(cfg, version))})
+	}, condition.ForDelivery{Opts: processing(cfg, version)})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
@@ -89,11 +65,4 @@ func isRawFault(err error) bool {
 	var se *fits.StepError
 	var fe *fits.FormatError
 	return errors.As(err, &se) || errors.As(err, &fe)
-}
-
-// withRawHash asks the conditioner for the raw file's SHA-256, which the
-// ledger records.
-func withRawHash(o fits.Options) fits.Options {
-	o.HashRaw = true
-	return o
 }

@@ -44,7 +44,7 @@ func TestEveryConfigReadingCommandTakesTheConfigFlags(t *testing.T) {
 		})
 	}
 	// And these are they: every command but the hidden tools and help.
-	want := []string{"archive", "condition", "config", "dispatch", "listen", "status", "sweep", "verify"}
+	want := []string{"archive", "condition", "config", "dispatch", "listen", "nightlog", "status", "sweep", "verify"}
 	if slices.Sort(readers); !slices.Equal(readers, want) {
 		t.Errorf("the commands that read the config are %v, want %v", readers, want)
 	}

@@ -3,6 +3,7 @@ package commands
 import (
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
 	"github.com/obsdata/dataman/internal/metrics"
+	"github.com/obsdata/dataman/internal/nightlog"
 	"github.com/obsdata/dataman/internal/sdnotify"
 	"github.com/obsdata/dataman/internal/server"
 	"github.com/obsdata/dataman/sweep"
@@ -48,14 +50,16 @@ func listenCommand(version string) *cli.Command {
 			"With server.http or --http HOST:PORT (off by default) it serves, over HTTP on that address only,\n" +
 			"/metrics in the Prometheus text format (dataman_* counters of datagrams and of frames delivered\n" +
 			"and failed, queue depth, pending dispatches, datagram-to-.new latency, step durations, free bytes\n" +
-			"per folder, the last sweep's time, build info) and /healthz; .status gives the bound address.\n" +
+			"per folder, the last sweep's time, build info), /healthz, and the night log (see dataman nightlog):\n" +
+			"/ for the current observing night, refreshed every 30 s, /night/CCYYMMDD for any other, with the\n" +
+			"previews of procDir/CCYYMMDD/ and no other file; .status gives the bound address.\n" +
 			"\n" +
 			"On quit, SIGTERM or SIGINT it stops reading, finishes the files in progress (for at most\n" +
 			"--stop-timeout), saves the requests not finished in paths.stateDir/requests and exits 0; the\n" +
 			"next start takes them up at once.",
 		Flags: withConfigFlags(
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` instead of server.ipAddr:server.ipPort (port 0: any free port, see .status)"},
-			&cli.StringFlag{Name: "http", Usage: "serve /metrics and /healthz on `HOST:PORT` (TCP) instead of server.http (\"\": none)"},
+			&cli.StringFlag{Name: "http", Usage: "serve /metrics, /healthz and the night log on `HOST:PORT` (TCP) instead of server.http (\"\": none)"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: 30 * time.Second, Usage: "longest wait for files in progress when stopping"},
 			&cli.StringSliceFlag{Name: "night", Usage: "also sweep observing night `CCYYMMDD` (repeatable; the recent nights always are)"},
 		),
@@ -93,6 +97,7 @@ func listenCommand(version string) *cli.Command {
 				Deliverer: d,
 				Notify:    notify,
 				Metrics:   listenMetrics(o, cfg, version, d),
+				Pages:     listenPages(o, cfg, d, log),
 				Reconcile: server.Sweeper(sweep.Options{
 					Deliverer:   d,
 					MinAge:      cfg.Sweep.MinAge,
@@ -171,6 +176,15 @@ func listenMetrics(o server.Options, cfg *config.Config, version string, d *deli
 			return len(files), err
 		},
 	})
+}
+
+// listenPages is the night log when the server has an HTTP address, else
+// nil.
+func listenPages(o server.Options, cfg *config.Config, d *deliver.Deliverer, log *slog.Logger) http.Handler {
+	if o.HTTP == "" {
+		return nil
+	}
+	return nightlog.Handler(nightlog.Options{Status: viewOptions(cfg, d)}, log)
 }
 
 func dmLogHandler(cfg *config.Config, log *slog.Logger) *dmlog.Handler {

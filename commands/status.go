@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/obsdata/dataman/internal/config"
+	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/exitcode"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/logx"
@@ -103,24 +104,41 @@ func statusSetup(c *cli.Context, version string) (context.Context, statusOptions
 			}
 		}
 	}
-	night := frame.ObsDate(time.Now(), frame.Arizona)
-	if c.IsSet("night") {
-		if night, err = frame.ParseNight(c.String("night")); err != nil {
-			return nil, o, exitcode.New(exitcode.Usage, fmt.Errorf("--night: %w", err))
-		}
+	night, err := nightFlag(c)
+	if err != nil {
+		return nil, o, err
 	}
-	// The delivery path's judge options, so that status sees the folders
-	// as it does; building it creates nothing.
+	// Building the delivery path creates nothing.
 	d, err := newDeliverer(cfg, version, logx.From(ctx), false)
 	if err != nil {
 		return nil, o, exitcode.New(exitcode.Usage, err)
 	}
-	o.Judge = d.JudgeOptions()
-	o.Judge.MinAge = cfg.Sweep.MinAge
+	o.Options = viewOptions(cfg, d)
 	o.Nights = []string{night}
 	s := cfg.Status
 	o.Thresholds = status.Thresholds{PendingWarn: s.PendingWarn, PendingCrit: s.PendingCrit, MinFreeWarn: s.MinFreeWarn, MinFreeCrit: s.MinFreeCrit}
 	return ctx, o, nil
+}
+
+// nightFlag is --night, by default the current observing night.
+func nightFlag(c *cli.Context) (string, error) {
+	if !c.IsSet("night") {
+		return frame.ObsDate(time.Now(), frame.Arizona), nil
+	}
+	night, err := frame.ParseNight(c.String("night"))
+	if err != nil {
+		return "", exitcode.New(exitcode.Usage, fmt.Errorf("--night: %w", err))
+	}
+	return night, nil
+}
+
+// viewOptions are what the read-only views (status, the night log) look
+// through: the delivery path's judge, so that they see the folders as it
+// does, with its timeouts and stuck folders.
+func viewOptions(cfg *config.Config, d *deliver.Deliverer) status.Options {
+	o := status.Options{Judge: d.JudgeOptions()}
+	o.Judge.MinAge = cfg.Sweep.MinAge
+	return o
 }
 
 func runStatus(ctx context.Context, o statusOptions, stdout io.Writer) error {

@@ -3,7 +3,7 @@
 
 function __fish_dataman_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i condition gather listen archive dispatch sweep config verify status help h
+        if contains -- $i condition gather listen archive dispatch sweep config verify status nightlog help h
             return 1
         end
     end
@@ -35,7 +35,7 @@ complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l log-level -r -
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l verbose -s v -d 'log the detail of every file (--log-level debug)'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l jobs -s j -r -d 'files processed at once (default: jobs from the config)'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l addr -r -d 'listen on `HOST:PORT` instead of server.ipAddr:server.ipPort (port 0: any free port, see .status)'
-complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l http -r -d 'serve /metrics and /healthz on `HOST:PORT` (TCP) instead of server.http ("": none)'
+complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l http -r -d 'serve /metrics, /healthz and the night log on `HOST:PORT` (TCP) instead of server.http ("": none)'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l stop-timeout -r -d 'longest wait for files in progress when stopping'
 complete -c dataman -n '__fish_seen_subcommand_from listen' -f -l night -r -d 'also sweep observing night `CCYYMMDD` (repeatable; the recent nights always are)'
 complete -c dataman -n '__fish_seen_subcommand_from archive' -f -l help -s h -d 'show help'
@@ -111,5 +111,15 @@ complete -c dataman -n '__fish_seen_subcommand_from status' -f -l pending-warn -
 complete -c dataman -n '__fish_seen_subcommand_from status' -f -l pending-crit -r -d 'CRITICAL when a dispatch has been pending this `DURATION` (default: status.pendingCrit; 0: never)'
 complete -c dataman -n '__fish_seen_subcommand_from status' -f -l min-free-warn -r -d 'WARNING when procDir or repoDir has less free space than `SIZE` (default: status.minFreeWarn; 0: never)'
 complete -c dataman -n '__fish_seen_subcommand_from status' -f -l min-free-crit -r -d 'CRITICAL when procDir or repoDir has less free space than `SIZE` (default: status.minFreeCrit; 0: never)'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -f -l help -s h -d 'show help'
+complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'nightlog' -d 'write a night\'s log as an HTML page: a row per frame with its headers, state and thumbnail'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -l config -s c -r -d 'YAML config `FILE` (dataMan\'s dataman.ini works unchanged); default: $DATAMAN_CONFIG, else the built-in default'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -f -l set -r -d 'override a config key, e.g. --set paths.dataDir=/data (`KEY=VALUE`, repeatable)'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -f -l log-level -r -d 'log `LEVEL`: debug, info, warn or error'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -f -l verbose -s v -d 'log the detail of every file (--log-level debug)'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -f -l jobs -s j -r -d 'files processed at once (default: jobs from the config)'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -f -l night -r -d 'the observing night `CCYYMMDD` (default: the current one)'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -l out -s o -r -d 'write the page to `PATH` (a folder: PATH/CCYYMMDD.html); default: standard output'
+complete -c dataman -n '__fish_seen_subcommand_from nightlog' -f -l embed -d 'put the thumbnails in the page (data: URIs), for a page that stands alone'
 complete -c dataman -n '__fish_seen_subcommand_from help h' -f -l help -s h -d 'show help'
 complete -r -c dataman -n '__fish_dataman_no_subcommand' -a 'help h' -d 'show the commands, or one command\'s help'

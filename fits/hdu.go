@@ -62,11 +62,8 @@ func (e *FormatError) Unwrap() error { return e.Err }
 // structure (mandatory keywords, block alignment, data sizes against the file
 // size) but reads no data.
 func Scan(r io.ReaderAt, size int64) ([]*HDU, error) {
-	if size < BlockLen {
-		if size == 0 {
-			return nil, &FormatError{-1, 0, errors.New("empty file")}
-		}
-		return nil, &FormatError{-1, 0, fmt.Errorf("not a FITS file: %d bytes, less than one block", size)}
+	if err := checkSize(size); err != nil {
+		return nil, err
 	}
 	var hdus []*HDU
 	for off := int64(0); off < size; {
@@ -82,6 +79,17 @@ func Scan(r io.ReaderAt, size int64) ([]*HDU, error) {
 		}
 	}
 	return hdus, nil
+}
+
+// checkSize refuses a file too small to hold a FITS header.
+func checkSize(size int64) error {
+	if size < BlockLen {
+		if size == 0 {
+			return &FormatError{-1, 0, errors.New("empty file")}
+		}
+		return &FormatError{-1, 0, fmt.Errorf("not a FITS file: %d bytes, less than one block", size)}
+	}
+	return nil
 }
 
 func scanOne(r io.ReaderAt, off, size int64, index int) (*HDU, error) {
@@ -263,6 +271,26 @@ func Open(path string) (*File, error) {
 		return nil, err
 	}
 	return &File{Path: path, Size: st.Size(), HDUs: hdus, f: f}, nil
+}
+
+// ReadPrimary reads the primary header of the file at path and nothing
+// more: neither the extensions, which need not be there yet (a raw file
+// still being written), nor any data. The path is refused as Open refuses
+// it; a structural problem of the primary header is a *FormatError.
+func ReadPrimary(path string) (*HDU, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSize(st.Size()); err != nil {
+		return nil, err
+	}
+	return scanOne(f, 0, st.Size(), 0)
 }
 
 // ReadAt reads from the underlying file.

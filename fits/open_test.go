@@ -112,3 +112,52 @@ func TestOpenRegularReads(t *testing.T) {
 		f.Close()
 	}
 }
+
+// TestReadPrimary: the primary header of a raw file cut short after it
+// is read, where Open refuses the file; and no header is no header.
+func TestReadPrimary(t *testing.T) {
+	dir := t.TempDir()
+	raw, err := synth.WriteFile(dir, synth.Default("mods1b", 1, "1k-2x2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := fits.Open(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primaryEnd := whole.HDUs[0].End()
+	whole.Close()
+	cut := filepath.Join(dir, "cut.fits")
+	b, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cut, b[:primaryEnd+fits.BlockLen], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fits.Open(cut); !errors.Is(err, fits.ErrTruncated) {
+		t.Fatalf("fits.Open of a cut file: %v, want truncated", err)
+	}
+	h, err := fits.ReadPrimary(cut)
+	if err != nil {
+		t.Fatalf("ReadPrimary: %v", err)
+	}
+	if obj, err := h.Header.String("OBJECT"); err != nil || obj != "NGC 1068" {
+		t.Errorf("OBJECT = %q, %v", obj, err)
+	}
+	for name, content := range map[string][]byte{
+		"empty.fits": nil, "short.fits": []byte("SIMPLE  =                    T"),
+		"header-cut.fits": b[:fits.BlockLen], "text.fits": []byte(strings.Repeat("not a FITS file\n", 400)),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := fits.ReadPrimary(p); err == nil {
+			t.Errorf("%s: read a header of %d cards", name, len(h.Header.Cards))
+		}
+	}
+	if _, err := fits.ReadPrimary(filepath.Join(dir, "absent.fits")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("absent file: %v", err)
+	}
+}

@@ -44,7 +44,7 @@ type Server struct {
 	IPAddr    string   // server.ipAddr: IP address or host name to listen on
 	IPPort    int      // server.ipPort
 	QuitPeers []string // server.quitPeers: IP addresses allowed to send "quit"
-	HTTP      string   // server.http: HOST:PORT of listen's /metrics and /healthz; "": none
+	HTTP      string   // server.http: HOST:PORT of listen's /metrics, /healthz and night log; "": none
 }
 
 // Paths are absolute once loaded, except in Default.

@@ -53,7 +53,7 @@ func DefaultNights(now time.Time, loc *time.Location) []string {
 	var nights []string
 	for _, rule := range []func(time.Time, *time.Location) string{ObsDate, LocalObsDate} {
 		cur := rule(now, loc)
-		nights = append(nights, cur, dayBefore(cur))
+		nights = append(nights, cur, DayBefore(cur))
 	}
 	return sortNights(nights)
 }
@@ -64,15 +64,17 @@ func NightsSince(now time.Time, d time.Duration, loc *time.Location) []string {
 	var nights []string
 	for _, rule := range []func(time.Time, *time.Location) string{ObsDate, LocalObsDate} {
 		first, last := rule(now.Add(-d), loc), rule(now, loc)
-		for n := first; n <= last; n = dayAfter(n) {
+		for n := first; n <= last; n = DayAfter(n) {
 			nights = append(nights, n)
 		}
 	}
 	return sortNights(nights)
 }
 
-func dayBefore(night string) string { return addDays(night, -1) }
-func dayAfter(night string) string  { return addDays(night, 1) }
+// DayBefore and DayAfter are the nights next to a night, which must be a
+// valid CCYYMMDD (ParseNight's).
+func DayBefore(night string) string { return addDays(night, -1) }
+func DayAfter(night string) string  { return addDays(night, 1) }
 
 func addDays(night string, n int) string {
 	t, err := time.Parse(nightLayout, night)

@@ -117,3 +117,29 @@ func TestListenHTTPBindFails(t *testing.T) {
 		t.Fatalf("Run with %s taken: %v, want an error naming it", o.HTTP, err)
 	}
 }
+
+// Pages are served on the same address as the metrics, which they do not
+// shadow; without an HTTP address they are not served at all.
+func TestListenPages(t *testing.T) {
+	o := testListenOptions(t)
+	o.HTTP = "127.0.0.1:0"
+	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page "+r.URL.Path) })
+	r := startListen(t, o, newListenFake(), Deps{Pages: pages})
+	httpAddr := statusField(t, o.StateDir, "http")
+	for path, want := range map[string]string{"/": "page /", "/night/20260119": "page /night/20260119", "/healthz": "ok\n"} {
+		if got := get(t, "http://"+httpAddr+path); got != want {
+			t.Errorf("GET %s = %q, want %q", path, got, want)
+		}
+	}
+	if got := get(t, "http://"+httpAddr+"/metrics"); !strings.Contains(got, "dataman_queue_depth") {
+		t.Errorf("/metrics shadowed by the pages: %q", got)
+	}
+	r.send(t, "quit")
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.Dial("tcp", httpAddr); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after listen stopped", httpAddr)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -77,6 +78,9 @@ type Deps struct {
 	// Metrics counts what the server does; nil: nothing is counted, unless
 	// Options.HTTP is set, which serves metrics of its own.
 	Metrics *metrics.Metrics
+	// Pages are served beside /metrics and /healthz on Options.HTTP (the
+	// night log); nil: none.
+	Pages http.Handler
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT) or an allowed peer sends
@@ -116,7 +120,7 @@ func Run(ctx context.Context, o Options, deps Deps) error {
 	s := newServer(o, deps, log, ctl, conn.Addr().String())
 	// Nothing but the configured address is bound, and only when one is.
 	if o.HTTP != "" {
-		hs, err := metrics.Listen(o.HTTP, deps.Metrics.Handler(), log)
+		hs, err := metrics.Listen(o.HTTP, httpHandler(deps.Metrics, deps.Pages), log)
 		if err != nil {
 			conn.Close()
 			return err
@@ -139,6 +143,19 @@ func Run(ctx context.Context, o Options, deps Deps) error {
 	}
 	log.Info("dataman listen started", "addr", s.addr, "http", s.http, "pid", os.Getpid(), "jobs", o.Jobs, "queue", o.Queue)
 	return s.run(ctx, conn)
+}
+
+// httpHandler serves the metrics and, at every other path, the pages.
+func httpHandler(m *metrics.Metrics, pages http.Handler) http.Handler {
+	if pages == nil {
+		return m.Handler()
+	}
+	mux := http.NewServeMux()
+	mh := m.Handler()
+	mux.Handle("/metrics", mh)
+	mux.Handle("/healthz", mh)
+	mux.Handle("/", pages)
+	return mux
 }
 
 // busyWorker is what one worker is doing, for the watchdog and the status.

@@ -43,6 +43,9 @@ type Report struct {
 	Space     []Space     `json:"space"`
 	LastSweep *sweep.Last `json:"last_sweep"` // nil: no sweep recorded one
 	Problems  []string    `json:"problems,omitempty"`
+	// Frames are the judged frames the channels count, in the judge's
+	// order, for views that list them (the night log).
+	Frames []judge.Frame `json:"-"`
 }
 
 // Listen is what the control files say of dataman listen.
@@ -121,6 +124,7 @@ func Build(ctx context.Context, o Options) (Report, error) {
 		return r, err
 	}
 	r.Problems = append(r.Problems, v.Problems...)
+	r.Frames = v.Frames
 	r.Channels = count(v.Frames)
 
 	for _, d := range []struct {
@@ -233,10 +237,9 @@ func count(frames []judge.Frame) []Channel {
 		c.ByStatus[st]++
 		switch st {
 		case "pending":
-			c.Pending = append(c.Pending, pending(f))
+			c.Pending = append(c.Pending, PendingOf(f))
 		case "failed":
-			cond := f.Steps[ledger.StepCondition]
-			c.Failed = append(c.Failed, Failed{File: f.Name.Base, Reason: cond.Reason, RetryAt: f.RetryAt})
+			c.Failed = append(c.Failed, FailedOf(f))
 		case "lost":
 			c.Lost = append(c.Lost, f.Name.Base)
 		}
@@ -244,10 +247,16 @@ func count(frames []judge.Frame) []Channel {
 	return out
 }
 
-// pending is a pending frame's reason and age. The ledger keeps the latest
+// FailedOf is a failed frame's reason and when it is due again.
+func FailedOf(f judge.Frame) Failed {
+	cond := f.Steps[ledger.StepCondition]
+	return Failed{File: f.Name.Base, Reason: cond.Reason, RetryAt: f.RetryAt}
+}
+
+// PendingOf is a pending frame's reason and age. The ledger keeps the latest
 // attempt of each step, so the age runs from when the frame was stored or
 // first tried, whichever came first (listen tries /newdata while it stores).
-func pending(f judge.Frame) Pending {
+func PendingOf(f judge.Frame) Pending {
 	d := f.Steps[ledger.StepDispatch]
 	since := d.Time
 	if st := f.Steps[ledger.StepStore]; st.Done() && !st.Time.IsZero() && (since.IsZero() || st.Time.Before(since)) {

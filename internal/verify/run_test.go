@@ -17,6 +17,7 @@ import (
 
 	"github.com/obsdata/dataman/fits"
 	"github.com/obsdata/dataman/fits/synth"
+	"github.com/obsdata/dataman/internal/condition"
 	"github.com/obsdata/dataman/internal/deliver"
 	"github.com/obsdata/dataman/internal/frame"
 	"github.com/obsdata/dataman/internal/ledger"
@@ -308,7 +309,7 @@ func deliveredNight(t testing.TB, count int, mode string) Options {
 	}
 	o := Options{Layout: l, Jobs: 2, Proc: fits.AllSteps("test", "sha256:0123456789abcdef"), Version: "test"}
 	o.Deliverer = func() (*deliver.Deliverer, error) {
-		return deliver.New(deliver.Options{Layout: l, Version: o.Version, ConfigHash: o.Proc.ConfigHash}, conditioner{o.Proc})
+		return deliver.New(deliver.Options{Layout: l, Version: o.Version, ConfigHash: o.Proc.ConfigHash}, condition.ForDelivery{Opts: o.Proc})
 	}
 	d, err := o.Deliverer()
 	if err != nil {
@@ -325,25 +326,6 @@ func deliveredNight(t testing.TB, count int, mode string) Options {
 		}
 	}
 	return o
-}
-
-// conditioner is the conditioning core as the delivery path takes it, as
-// the commands give it.
-type conditioner struct{ opts fits.Options }
-
-func (c conditioner) Condition(ctx context.Context, rawPath string, out deliver.Output) (deliver.RawInfo, error) {
-	raw, err := fits.Open(rawPath)
-	if err != nil {
-		return deliver.RawInfo{}, err
-	}
-	defer raw.Close()
-	opts := c.opts
-	opts.HashRaw = true
-	res, err := fits.Condition(raw, out, opts)
-	if err != nil {
-		return deliver.RawInfo{}, err
-	}
-	return deliver.RawInfo{Size: res.RawSize, SHA256: res.RawSHA256, UniqName: res.UniqName}, nil
 }
 
 func seqName(seq int) string {

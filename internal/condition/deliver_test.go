@@ -1,4 +1,4 @@
-package commands
+package condition
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func TestConditionerLogsWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	if _, err := (conditioner{fits.AllSteps("test", "")}).Condition(ctx, raw, out); err != nil {
+	if _, err := (ForDelivery{Opts: fits.AllSteps("test", "")}).Condition(ctx, raw, out); err != nil {
 		t.Fatal(err)
 	}
 	if s := log.String(); !strings.Contains(s, "UTC-OBS") || !strings.Contains(s, raw) {
