@@ -1,8 +1,6 @@
 package fits
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -114,7 +112,7 @@ const (
 // the primary and IM1..IM4 with the header fixes, CONPARS unchanged, and the
 // MERGED image as extension 6, every HDU with CHECKSUM and DATASUM. The raw
 // quadrant data are copied unchanged; the raw file is only read.
-func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
+func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 	res := &Result{RawSize: raw.Size}
 	for _, h := range raw.HDUs {
 		if strings.EqualFold(h.Name(), "MERGED") {
@@ -218,29 +216,27 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	primary.Set(StringCard(KeyConfig, opts.ConfigHash, "dataman processing config hash"))
 	ensureLongstrn(primary)
 
-	// The raw file's SHA-256 (for the ledger) is computed on its own
-	// goroutine while the output is written: the page cache serves both.
-	rawSum := make(chan error, 1)
-	rawHash := sha256.New()
-	if opts.HashRaw {
-		go func() {
-			_, err := io.Copy(rawHash, io.NewSectionReader(raw, 0, raw.Size))
-			rawSum <- err
-		}()
-	} else {
-		rawSum <- nil
+	// One read of the raw file gives every DATASUM before anything is
+	// written, and the SHA-256 the ledger records.
+	var histQuads []*HDU
+	if merged != nil && geom.BITPIX == 16 && geom.NX*geom.NY < 1<<32 {
+		histQuads = quadHDUs[:]
+	}
+	scan, err := scanRaw(raw, opts.HashRaw, histQuads, geom)
+	if err != nil {
+		return nil, stepErr("read", err)
+	}
+	var mergedSum uint32
+	if merged != nil {
+		if mergedSum, err = mergedDatasum(scan, readers, res.QBias); err != nil {
+			return nil, stepErr("merge", err)
+		}
 	}
 	w := NewWriter(dst)
-	err = writeAll(w, raw, primary, quadHdrs, merged, mergedData, readers, res)
-	if herr := <-rawSum; err == nil && herr != nil {
-		err = stepErr("read", herr)
-	}
-	if err != nil {
+	if err := writeAll(w, raw, primary, quadHdrs, merged, mergedData, mergedSum, readers, res, scan); err != nil {
 		return nil, err
 	}
-	if opts.HashRaw {
-		res.RawSHA256 = hex.EncodeToString(rawHash.Sum(nil))
-	}
+	res.RawSHA256 = scan.sha256
 	res.OutSize = w.Offset()
 	res.HDUs = len(raw.HDUs)
 	if merged != nil {
@@ -249,10 +245,33 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// mergedDatasum is the DATASUM of MERGED: from the quadrant histograms
+// through the lookup tables when there are histograms (BITPIX 16), else by
+// computing the image once only to sum it.
+func mergedDatasum(scan *rawScan, readers [nQuad]*quadReader, qbias [4]float64) (uint32, error) {
+	bias := imBias(qbias)
+	if scan.hist[0] == nil {
+		var s summer
+		err := mergedFill(readers, bias)(&s)
+		return s.Sum(), err
+	}
+	var sum uint32
+	for i, q := range readers {
+		sum = onesAdd(sum, countedSum(scan.hist[i], q.table(bias[i])))
+	}
+	return sum, nil
+}
+
+// imBias puts the biases of Q1..Q4 in file order, IM1..IM4.
+func imBias(q [4]float64) [nQuad]float64 { return [nQuad]float64{q[2], q[3], q[0], q[1]} }
+
 // writeAll writes the conditioned HDUs in file order: the primary, the raw
-// extensions with their data copied unchanged, then MERGED.
-func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, merged *Header, mergedData int64, readers [nQuad]*quadReader, res *Result) error {
-	if err := w.WriteHDU(primary, 0, nil); err != nil {
+// extensions with their data copied unchanged, then MERGED. A data unit
+// that does not sum to what scan found means the raw file changed between
+// the two reads: the output is then wrong, and the error says so.
+func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, merged *Header, mergedData int64, mergedSum uint32,
+	readers [nQuad]*quadReader, res *Result, scan *rawScan) error {
+	if err := w.WriteHDU(primary, 0, 0, nil); err != nil {
 		return stepErr("write", fmt.Errorf("primary: %w", err))
 	}
 	for i, h := range raw.HDUs[1:] {
@@ -265,17 +284,24 @@ func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, me
 			_, err := io.Copy(dst, raw.Data(h))
 			return err
 		}
-		if err := w.WriteHDU(hdr, h.DataSize, fill); err != nil {
-			return stepErr("write", fmt.Errorf("%s: %w", h.Name(), err))
+		if err := w.WriteHDU(hdr, h.DataSize, scan.datasum[h.Index], fill); err != nil {
+			return stepErr("write", fmt.Errorf("%s: %w", h.Name(), changedRaw(err)))
 		}
 	}
 	if merged != nil {
-		bias := [nQuad]float64{res.QBias[2], res.QBias[3], res.QBias[0], res.QBias[1]}
-		if err := w.WriteHDU(merged, mergedData, mergedFill(readers, bias)); err != nil {
-			return stepErr("write", fmt.Errorf("MERGED: %w", err))
+		if err := w.WriteHDU(merged, mergedData, mergedSum, mergedFill(readers, imBias(res.QBias))); err != nil {
+			return stepErr("write", fmt.Errorf("MERGED: %w", changedRaw(err)))
 		}
 	}
 	return stepErr("write", w.Flush())
+}
+
+// changedRaw says what a DATASUM mismatch means here.
+func changedRaw(err error) error {
+	if errors.Is(err, ErrDatasum) {
+		return fmt.Errorf("%w: the raw file changed while it was conditioned", err)
+	}
+	return err
 }
 
 // findConpars returns the CONPARS table: by name, else extension 5 as
