@@ -188,17 +188,30 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, fixMisc(primary, geom)...)
 	}
 
+	// One read of the raw file gives every DATASUM before anything is
+	// written, the bias boxes, and the SHA-256 the ledger records.
 	var readers [nQuad]*quadReader
-	var merged *Header
-	var mergedData int64
+	var quads *quadScan
 	if opts.MakeOTM {
-		var bias, std [nQuad]float64
 		for i := range readers {
 			if readers[i], err = newQuadReader(raw, quadHDUs[i], geom); err != nil {
 				return nil, stepErr("merge", err)
 			}
-			if bias[i], std[i], err = readers[i].biasStats(); err != nil {
-				return nil, stepErr("merge", err)
+		}
+		quads = newQuadScan(quadHDUs, geom)
+	}
+	scan, err := scanRaw(raw, opts.HashRaw, quads)
+	if err != nil {
+		return nil, stepErr("read", err)
+	}
+	var merged *Header
+	var mergedData int64
+	var mergedSum uint32
+	if opts.MakeOTM {
+		var bias, std [nQuad]float64
+		for i, q := range readers {
+			if bias[i], std[i], err = q.biasStats(quads.box[i]); err != nil {
+				return nil, stepErr("merge", fmt.Errorf("%s: %w", quadHDUs[i].Name(), err))
 			}
 		}
 		for i, m := range []string{"Q3 flip cols", "Q4 flip rows and cols", "Q1 flip cols", "Q2 flip rows and cols"} {
@@ -211,27 +224,14 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 		merged = mergedHeader(primary, geom, res.QBias, res.QStd)
 		mergedData = 2 * geom.XTrim() * 2 * geom.NY * 4
 		ensureLongstrn(merged)
+		if mergedSum, err = mergedDatasum(quads, readers, bias); err != nil {
+			return nil, stepErr("merge", err)
+		}
 	}
 	primary.Set(StringCard(KeyVersion, opts.Version, "dataman version that conditioned this file"))
 	primary.Set(StringCard(KeyConfig, opts.ConfigHash, "dataman processing config hash"))
 	ensureLongstrn(primary)
 
-	// One read of the raw file gives every DATASUM before anything is
-	// written, and the SHA-256 the ledger records.
-	var histQuads []*HDU
-	if merged != nil && geom.BITPIX == 16 && geom.NX*geom.NY < 1<<32 {
-		histQuads = quadHDUs[:]
-	}
-	scan, err := scanRaw(raw, opts.HashRaw, histQuads, geom)
-	if err != nil {
-		return nil, stepErr("read", err)
-	}
-	var mergedSum uint32
-	if merged != nil {
-		if mergedSum, err = mergedDatasum(scan, readers, res.QBias); err != nil {
-			return nil, stepErr("merge", err)
-		}
-	}
 	w := NewWriter(dst)
 	if err := writeAll(w, raw, primary, quadHdrs, merged, mergedData, mergedSum, readers, res, scan); err != nil {
 		return nil, err
@@ -248,16 +248,15 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 // mergedDatasum is the DATASUM of MERGED: from the quadrant histograms
 // through the lookup tables when there are histograms (BITPIX 16), else by
 // computing the image once only to sum it.
-func mergedDatasum(scan *rawScan, readers [nQuad]*quadReader, qbias [4]float64) (uint32, error) {
-	bias := imBias(qbias)
-	if scan.hist[0] == nil {
+func mergedDatasum(quads *quadScan, readers [nQuad]*quadReader, bias [nQuad]float64) (uint32, error) {
+	if quads.hist[0] == nil {
 		var s summer
 		err := mergedFill(readers, bias)(&s)
 		return s.Sum(), err
 	}
 	var sum uint32
 	for i, q := range readers {
-		sum = onesAdd(sum, countedSum(scan.hist[i], q.table(bias[i])))
+		sum = onesAdd(sum, countedSum(quads.hist[i], q.table(bias[i])))
 	}
 	return sum, nil
 }

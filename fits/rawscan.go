@@ -2,93 +2,116 @@ package fits
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 )
 
 // A sequential writer must know every DATASUM before the data go out. One
 // read of the raw file gives them all: the sums of the data units copied
 // unchanged, and, for MERGED, a histogram of each quadrant's stored values,
 // since a MERGED pixel depends on nothing but its stored value (see
-// quadReader.table). The raw file's SHA-256 comes from the same read.
+// quadReader.table). The same read gives the raw file's SHA-256 and the
+// bias boxes.
 
 // rawScan is what one read of the raw file tells before anything is
 // written.
 type rawScan struct {
 	sha256  string   // hex; only if asked for
 	datasum []uint32 // of each HDU's data unit, by index
-	// hist counts the 16-bit stored values of each quadrant's trimmed
-	// region (IM1..IM4 in file order); nil when not asked for.
-	hist [nQuad]*[1 << 16]uint32
+}
+
+// quadScan gathers in the read pass what MERGED needs of the quadrants
+// IM1..IM4: the stored bytes of each bias box, and for BITPIX 16 the counts
+// of the stored values of each trimmed region, the pixels MERGED is made of.
+type quadScan struct {
+	hdus [nQuad]*HDU
+	g    Geometry
+	box  [nQuad][]byte
+	hist [nQuad]*[1 << 16]uint32 // nil for other BITPIX
+}
+
+func newQuadScan(hdus [nQuad]*HDU, g Geometry) *quadScan {
+	s := &quadScan{hdus: hdus, g: g}
+	rows := max(0, g.NY-2*biasRowSkip)
+	for i := range s.box {
+		s.box[i] = make([]byte, rows*s.boxWidth())
+	}
+	// Counts are 32-bit: a quadrant of 2³² pixels or more (none exists)
+	// would have its MERGED computed twice instead.
+	if g.BITPIX == 16 && g.NX*g.NY < 1<<32 {
+		for i := range s.hist {
+			s.hist[i] = new([1 << 16]uint32)
+		}
+	}
+	return s
+}
+
+// boxWidth is the bytes of one row of the bias box, the columns after the
+// trimmed region and biasColSkip more.
+func (s *quadScan) boxWidth() int64 {
+	return max(0, s.g.NX-s.g.XTrim()-biasColSkip) * s.g.bytesPerPixel()
+}
+
+// add takes b, read at file offset off, row piece by row piece. Reads
+// start at offsets that are multiples of 8, so no pixel is ever split.
+func (s *quadScan) add(b []byte, off int64) {
+	stride := s.g.NX * s.g.bytesPerPixel()
+	trim := s.g.XTrim() * s.g.bytesPerPixel()
+	boxW := s.boxWidth()
+	for i, h := range s.hdus {
+		seg, rel := overlap(b, off, h.DataStart(), h.DataSize)
+		for len(seg) > 0 {
+			row, col := rel/stride, rel%stride
+			n := min(int64(len(seg)), stride-col)
+			if s.hist[i] != nil && col < trim {
+				countPixels(s.hist[i], seg[:min(n, trim-col)])
+			}
+			if lo := max(col, stride-boxW); row >= biasRowSkip && row < s.g.NY-biasRowSkip && lo < col+n {
+				copy(s.box[i][(row-biasRowSkip)*boxW+lo-(stride-boxW):], seg[lo-col:n])
+			}
+			seg, rel = seg[n:], rel+n
+		}
+	}
 }
 
 // scanBufSize is the size of each read: large enough for few system calls,
 // small enough to stay in the CPU cache while both goroutines use it.
 const scanBufSize = 1 << 20
 
-// scanRaw reads raw once from start to end. hashRaw computes the SHA-256
-// of the whole file on a second goroutine, fed the same buffers; histQuads,
-// if not nil, are the quadrant HDUs to count over the trimmed region of g.
-func scanRaw(raw *File, hashRaw bool, histQuads []*HDU, g Geometry) (*rawScan, error) {
-	s := &rawScan{datasum: make([]uint32, len(raw.HDUs))}
+// scanRaw reads raw once, in order: it sums every data unit, computes the
+// SHA-256 of the whole file if hashRaw, and feeds quads if not nil. The work
+// is split over two goroutines fed the same buffers: the hash, when asked
+// for, on one and the rest on the other; else the quadrants on one and the
+// sums on the other.
+func scanRaw(raw *File, hashRaw bool, quads *quadScan) (*rawScan, error) {
 	sums := make([]summer, len(raw.HDUs))
-	for i := range histQuads {
-		s.hist[i] = new([1 << 16]uint32)
-	}
-	nbuf := 1
-	if hashRaw {
-		nbuf = 4
-	}
-	free := make(chan []byte, nbuf)
-	for range nbuf {
-		free <- make([]byte, scanBufSize)
-	}
-	var toHash chan []byte
-	hashed := make(chan []byte, 1)
-	if hashRaw {
-		toHash = make(chan []byte, nbuf)
-		go func() {
-			h := sha256.New()
-			for b := range toHash {
-				h.Write(b)
-				free <- b[:cap(b)]
-			}
-			hashed <- h.Sum(nil)
-		}()
-	}
-	end := raw.Size
-	if !hashRaw && len(raw.HDUs) > 0 {
-		end = raw.HDUs[len(raw.HDUs)-1].End()
-	}
-	var err error
-	for off := int64(0); off < end; {
-		buf := <-free
-		buf = buf[:min(int64(len(buf)), end-off)]
-		if _, err = raw.ReadAt(buf, off); err != nil {
-			err = fmt.Errorf("reading bytes %d..%d: %w", off, off+int64(len(buf)), err)
-			break
-		}
-		if hashRaw {
-			toHash <- buf
-		}
+	sum := func(b []byte, off int64) {
 		for i, h := range raw.HDUs {
-			if seg, _ := overlap(buf, off, h.DataStart(), h.DataSize); len(seg) > 0 {
+			if seg, _ := overlap(b, off, h.DataStart(), h.DataSize); len(seg) > 0 {
 				sums[i].Write(seg)
 			}
 		}
-		for i, h := range histQuads {
-			if seg, rel := overlap(buf, off, h.DataStart(), h.DataSize); len(seg) > 0 {
-				countTrimmed(s.hist[i], seg, rel, g)
+	}
+	s := &rawScan{datasum: make([]uint32, len(raw.HDUs))}
+	end := raw.HDUs[len(raw.HDUs)-1].End()
+	var err error
+	switch {
+	case hashRaw:
+		hash := sha256.New()
+		both := func(b []byte, off int64) {
+			sum(b, off)
+			if quads != nil {
+				quads.add(b, off)
 			}
 		}
-		if !hashRaw {
-			free <- buf
-		}
-		off += int64(len(buf))
-	}
-	if hashRaw {
-		close(toHash)
-		s.sha256 = hex.EncodeToString(<-hashed)
+		err = readPass(raw, raw.Size, both, func(b []byte, _ int64) { hash.Write(b) })
+		s.sha256 = hex.EncodeToString(hash.Sum(nil))
+	case quads != nil:
+		err = readPass(raw, end, sum, quads.add)
+	default:
+		err = readPass(raw, end, sum, nil)
 	}
 	if err != nil {
 		return nil, err
@@ -97,6 +120,60 @@ func scanRaw(raw *File, hashRaw bool, histQuads []*HDU, g Geometry) (*rawScan, e
 		s.datasum[i] = sums[i].Sum()
 	}
 	return s, nil
+}
+
+// readPass reads r from 0 to end in buffers of scanBufSize and hands each,
+// with its offset, to work on this goroutine and to side, if not nil, on
+// another. A buffer is reused only once both are done with it.
+func readPass(r io.ReaderAt, end int64, work, side func(b []byte, off int64)) error {
+	nbuf := 1
+	if side != nil {
+		nbuf = 4
+	}
+	type chunk struct {
+		b   []byte
+		off int64
+	}
+	free := make(chan []byte, nbuf)
+	for range nbuf {
+		free <- make([]byte, scanBufSize)
+	}
+	toSide := make(chan chunk, nbuf)
+	sideDone := make(chan struct{})
+	if side != nil {
+		go func() {
+			defer close(sideDone)
+			for c := range toSide {
+				side(c.b, c.off)
+				free <- c.b[:cap(c.b)]
+			}
+		}()
+	}
+	defer func() {
+		if side != nil {
+			close(toSide)
+			<-sideDone
+		}
+	}()
+	for off := int64(0); off < end; {
+		buf := <-free
+		buf = buf[:min(int64(len(buf)), end-off)]
+		if _, err := r.ReadAt(buf, off); err != nil {
+			return fmt.Errorf("reading bytes %d..%d: %w", off, off+int64(len(buf)), err)
+		}
+		if side != nil {
+			// side puts it back in free while work may still read it;
+			// that is safe, since only this goroutine takes from free,
+			// after work is done.
+			toSide <- chunk{buf, off}
+		}
+		work(buf, off)
+		if side == nil {
+			free <- buf
+		}
+		off += int64(len(buf))
+	}
+	return nil
 }
 
 // overlap returns the part of buf, read at file offset off, that lies in
@@ -109,28 +186,18 @@ func overlap(buf []byte, off, start, n int64) ([]byte, int64) {
 	return buf[lo-off : hi-off], lo - start
 }
 
-// countTrimmed counts the 16-bit stored values of seg, which begins rel
-// bytes into a quadrant's data, that lie in the first XTrim columns of their
-// row: the pixels MERGED is made of. Reads start at even offsets, so a
-// pixel is never split between two segments.
-func countTrimmed(hist *[1 << 16]uint32, seg []byte, rel int64, g Geometry) {
-	stride, width := 2*g.NX, 2*g.XTrim()
-	for len(seg) > 0 {
-		col := rel % stride
-		n := min(int64(len(seg)), stride-col)
-		if col < width {
-			countPixels(hist, seg[:min(n, width-col)])
-		}
-		seg, rel = seg[n:], rel+n
-	}
-}
-
-// countPixels adds the big-endian 16-bit values of b to hist.
+// countPixels adds the big-endian 16-bit values of b to hist, four at a
+// time.
 func countPixels(hist *[1 << 16]uint32, b []byte) {
-	n := len(b) / 2
-	b = b[:2*n]
-	for i := 0; i < n; i++ {
-		hist[uint16(b[2*i])<<8|uint16(b[2*i+1])]++
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.BigEndian.Uint64(b)
+		hist[uint16(x>>48)]++
+		hist[uint16(x>>32)]++
+		hist[uint16(x>>16)]++
+		hist[uint16(x)]++
+	}
+	for ; len(b) >= 2; b = b[2:] {
+		hist[binary.BigEndian.Uint16(b)]++
 	}
 }
 

@@ -98,3 +98,19 @@ func TestCountedSumClosedForm(t *testing.T) {
 		t.Fatalf("closed form %08x, stream %08x", got, s)
 	}
 }
+
+// BenchmarkCountPixels counts a quadrant's worth of bias-like pixels (a few
+// DN of noise: many repeats, the hard case for a histogram).
+func BenchmarkCountPixels(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	px := make([]byte, 2*4178*1544)
+	for i := 0; i < len(px); i += 2 {
+		v := uint16(33000 + r.NormFloat64()*4)
+		px[i], px[i+1] = byte(v>>8), byte(v)
+	}
+	var h [1 << 16]uint32
+	b.SetBytes(int64(len(px)))
+	for range b.N {
+		countPixels(&h, px)
+	}
+}
