@@ -37,14 +37,23 @@ func BenchmarkConditionFullCompute(b *testing.B) {
 	benchCondition(b, func() (io.Writer, func()) { return io.Discard, func() {} })
 }
 
+// BenchmarkConditionFullHashRaw is BenchmarkConditionFullCompute with the
+// raw file's SHA-256, as the delivery path asks for it for the ledger.
+func BenchmarkConditionFullHashRaw(b *testing.B) {
+	benchCondition(b, func() (io.Writer, func()) { return io.Discard, func() {} }, func(o *fits.Options) { o.HashRaw = true })
+}
+
 // benchCondition conditions a generated full frame b.N times into the
-// sinks newSink returns.
-func benchCondition(b *testing.B, newSink func() (io.Writer, func())) {
+// sinks newSink returns, with every step on and the options edited.
+func benchCondition(b *testing.B, newSink func() (io.Writer, func()), edit ...func(*fits.Options)) {
 	raw, err := synth.WriteFile(b.TempDir(), synth.Default("mods1b", 1, "full"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	o := fits.AllSteps("bench", "sha256:bench")
+	for _, e := range edit {
+		e(&o)
+	}
 	var size int64
 	b.ReportAllocs()
 	b.ResetTimer()
