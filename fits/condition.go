@@ -1,6 +1,8 @@
 package fits
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -189,7 +191,11 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 	}
 
 	// One read of the raw file gives every DATASUM before anything is
-	// written, the bias boxes, and the SHA-256 the ledger records.
+	// written, and the bias boxes. The SHA-256 the ledger records reads on
+	// its own meanwhile: fed by that read it would hold back the first byte
+	// written by its whole time, where on its own it overlaps the writing.
+	rawHash := hashRaw(raw, opts.HashRaw)
+	defer rawHash()
 	var readers [nQuad]*quadReader
 	var quads *quadScan
 	if opts.MakeOTM {
@@ -200,7 +206,7 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 		}
 		quads = newQuadScan(quadHDUs, geom)
 	}
-	scan, err := scanRaw(raw, opts.HashRaw, quads)
+	scan, err := scanRaw(raw, quads)
 	if err != nil {
 		return nil, stepErr("read", err)
 	}
@@ -236,13 +242,39 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 	if err := writeAll(w, raw, primary, quadHdrs, merged, mergedData, mergedSum, readers, res, scan); err != nil {
 		return nil, err
 	}
-	res.RawSHA256 = scan.sha256
+	if res.RawSHA256, err = rawHash(); err != nil {
+		return nil, stepErr("read", err)
+	}
 	res.OutSize = w.Offset()
 	res.HDUs = len(raw.HDUs)
 	if merged != nil {
 		res.HDUs++
 	}
 	return res, nil
+}
+
+// hashRaw starts the SHA-256 of the whole raw file on its own goroutine, if
+// on, and returns the function that waits for it ("" when not on).
+func hashRaw(raw *File, on bool) func() (string, error) {
+	if !on {
+		return func() (string, error) { return "", nil }
+	}
+	done := make(chan struct{})
+	var sum string
+	var err error
+	go func() {
+		defer close(done)
+		buf := bufPool.Get().(*[scanBufSize]byte)
+		defer bufPool.Put(buf)
+		h := sha256.New()
+		if _, err = io.CopyBuffer(h, io.NewSectionReader(raw, 0, raw.Size), buf[:]); err == nil {
+			sum = hex.EncodeToString(h.Sum(nil))
+		}
+	}()
+	return func() (string, error) {
+		<-done
+		return sum, err
+	}
 }
 
 // mergedDatasum is the DATASUM of MERGED: from the quadrant histograms
@@ -273,7 +305,8 @@ func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, me
 	if err := w.WriteHDU(primary, 0, 0, nil); err != nil {
 		return stepErr("write", fmt.Errorf("primary: %w", err))
 	}
-	buf := make([]byte, scanBufSize)
+	buf := bufPool.Get().(*[scanBufSize]byte)
+	defer bufPool.Put(buf)
 	for i, h := range raw.HDUs[1:] {
 		hdr := h.Header.Clone()
 		if i < nQuad {
@@ -283,7 +316,7 @@ func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, me
 		fill := func(dst io.Writer) error {
 			// A buffer of the scan's size: io.Copy's 32 KiB would cost
 			// thirty times the system calls.
-			_, err := io.CopyBuffer(dst, raw.Data(h), buf)
+			_, err := io.CopyBuffer(dst, raw.Data(h), buf[:])
 			return err
 		}
 		if err := w.WriteHDU(hdr, h.DataSize, scan.datasum[h.Index], fill); err != nil {

@@ -1,24 +1,21 @@
 package fits
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // A sequential writer must know every DATASUM before the data go out. One
 // read of the raw file gives them all: the sums of the data units copied
 // unchanged, and, for MERGED, a histogram of each quadrant's stored values,
 // since a MERGED pixel depends on nothing but its stored value (see
-// quadReader.table). The same read gives the raw file's SHA-256 and the
-// bias boxes.
+// quadReader.table). The same read gathers the bias boxes.
 
 // rawScan is what one read of the raw file tells before anything is
 // written.
 type rawScan struct {
-	sha256  string   // hex; only if asked for
 	datasum []uint32 // of each HDU's data unit, by index
 }
 
@@ -55,7 +52,8 @@ func (s *quadScan) boxWidth() int64 {
 }
 
 // add takes b, read at file offset off, row piece by row piece. Reads
-// start at offsets that are multiples of 8, so no pixel is ever split.
+// start at multiples of scanBufSize and data units at multiples of 2880,
+// so a piece never begins inside a pixel.
 func (s *quadScan) add(b []byte, off int64) {
 	stride := s.g.NX * s.g.bytesPerPixel()
 	trim := s.g.XTrim() * s.g.bytesPerPixel()
@@ -80,12 +78,14 @@ func (s *quadScan) add(b []byte, off int64) {
 // small enough to stay in the CPU cache while both goroutines use it.
 const scanBufSize = 1 << 20
 
-// scanRaw reads raw once, in order: it sums every data unit, computes the
-// SHA-256 of the whole file if hashRaw, and feeds quads if not nil. The work
-// is split over two goroutines fed the same buffers: the hash, when asked
-// for, on one and the rest on the other; else the quadrants on one and the
-// sums on the other.
-func scanRaw(raw *File, hashRaw bool, quads *quadScan) (*rawScan, error) {
+// bufPool keeps the read buffers between files: fresh megabytes for every
+// frame would keep the garbage collector busy on the cores the work needs.
+var bufPool = sync.Pool{New: func() any { return new([scanBufSize]byte) }}
+
+// scanRaw reads raw once, in order: it sums every data unit and feeds
+// quads if not nil, the quadrants on a second goroutine fed the same
+// buffers.
+func scanRaw(raw *File, quads *quadScan) (*rawScan, error) {
 	sums := make([]summer, len(raw.HDUs))
 	sum := func(b []byte, off int64) {
 		for i, h := range raw.HDUs {
@@ -94,28 +94,14 @@ func scanRaw(raw *File, hashRaw bool, quads *quadScan) (*rawScan, error) {
 			}
 		}
 	}
-	s := &rawScan{datasum: make([]uint32, len(raw.HDUs))}
-	end := raw.HDUs[len(raw.HDUs)-1].End()
-	var err error
-	switch {
-	case hashRaw:
-		hash := sha256.New()
-		both := func(b []byte, off int64) {
-			sum(b, off)
-			if quads != nil {
-				quads.add(b, off)
-			}
-		}
-		err = readPass(raw, raw.Size, both, func(b []byte, _ int64) { hash.Write(b) })
-		s.sha256 = hex.EncodeToString(hash.Sum(nil))
-	case quads != nil:
-		err = readPass(raw, end, sum, quads.add)
-	default:
-		err = readPass(raw, end, sum, nil)
+	var side func([]byte, int64)
+	if quads != nil {
+		side = quads.add
 	}
-	if err != nil {
+	if err := readPass(raw, raw.HDUs[len(raw.HDUs)-1].End(), sum, side); err != nil {
 		return nil, err
 	}
+	s := &rawScan{datasum: make([]uint32, len(raw.HDUs))}
 	for i := range sums {
 		s.datasum[i] = sums[i].Sum()
 	}
@@ -136,7 +122,9 @@ func readPass(r io.ReaderAt, end int64, work, side func(b []byte, off int64)) er
 	}
 	free := make(chan []byte, nbuf)
 	for range nbuf {
-		free <- make([]byte, scanBufSize)
+		b := bufPool.Get().(*[scanBufSize]byte)
+		defer bufPool.Put(b)
+		free <- b[:]
 	}
 	toSide := make(chan chunk, nbuf)
 	sideDone := make(chan struct{})
