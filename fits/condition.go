@@ -210,9 +210,7 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, stepErr("read", err)
 	}
-	var merged *Header
-	var mergedData int64
-	var mergedSum uint32
+	var merged *hduPlan
 	if opts.MakeOTM {
 		var bias, std [nQuad]float64
 		for i, q := range readers {
@@ -227,10 +225,10 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 		for qn, im := range [4]int{2, 3, 0, 1} {
 			res.QBias[qn], res.QStd[qn] = bias[im], std[im]
 		}
-		merged = mergedHeader(primary, geom, res.QBias, res.QStd)
-		mergedData = 2 * geom.XTrim() * 2 * geom.NY * 4
-		ensureLongstrn(merged)
-		if mergedSum, err = mergedDatasum(quads, readers, bias); err != nil {
+		merged = &hduPlan{hdr: mergedHeader(primary, geom, res.QBias, res.QStd),
+			size: 2 * geom.XTrim() * 2 * geom.NY * 4, fill: mergedFill(readers, bias)}
+		ensureLongstrn(merged.hdr)
+		if merged.datasum, err = mergedDatasum(quads, readers, bias); err != nil {
 			return nil, stepErr("merge", err)
 		}
 	}
@@ -239,7 +237,7 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 	ensureLongstrn(primary)
 
 	w := NewWriter(dst)
-	if err := writeAll(w, raw, primary, quadHdrs, merged, mergedData, mergedSum, readers, res, scan); err != nil {
+	if err := writeAll(w, raw, primary, quadHdrs, scan, merged); err != nil {
 		return nil, err
 	}
 	if res.RawSHA256, err = rawHash(); err != nil {
@@ -293,15 +291,20 @@ func mergedDatasum(quads *quadScan, readers [nQuad]*quadReader, bias [nQuad]floa
 	return sum, nil
 }
 
-// imBias puts the biases of Q1..Q4 in file order, IM1..IM4.
-func imBias(q [4]float64) [nQuad]float64 { return [nQuad]float64{q[2], q[3], q[0], q[1]} }
+// hduPlan is an HDU to write whose data are computed: its header, the size
+// and sum of its data unit, and what writes the data.
+type hduPlan struct {
+	hdr     *Header
+	size    int64
+	datasum uint32
+	fill    func(io.Writer) error
+}
 
 // writeAll writes the conditioned HDUs in file order: the primary, the raw
 // extensions with their data copied unchanged, then MERGED. A data unit
 // that does not sum to what scan found means the raw file changed between
 // the two reads: the output is then wrong, and the error says so.
-func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, merged *Header, mergedData int64, mergedSum uint32,
-	readers [nQuad]*quadReader, res *Result, scan *rawScan) error {
+func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, scan *rawScan, merged *hduPlan) error {
 	if err := w.WriteHDU(primary, 0, 0, nil); err != nil {
 		return stepErr("write", fmt.Errorf("primary: %w", err))
 	}
@@ -324,7 +327,7 @@ func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, me
 		}
 	}
 	if merged != nil {
-		if err := w.WriteHDU(merged, mergedData, mergedSum, mergedFill(readers, imBias(res.QBias))); err != nil {
+		if err := w.WriteHDU(merged.hdr, merged.size, merged.datasum, merged.fill); err != nil {
 			return stepErr("write", fmt.Errorf("MERGED: %w", changedRaw(err)))
 		}
 	}
