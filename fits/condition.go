@@ -301,9 +301,10 @@ type hduPlan struct {
 }
 
 // writeAll writes the conditioned HDUs in file order: the primary, the raw
-// extensions with their data copied unchanged, then MERGED. A data unit
-// that does not sum to what scan found means the raw file changed between
-// the two reads: the output is then wrong, and the error says so.
+// extensions with their data copied unchanged, then MERGED unless it is
+// nil. A data unit that does not sum to what scan found means the raw file
+// changed between the two reads: the output is then wrong, and the error
+// says so.
 func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, scan *rawScan, merged *hduPlan) error {
 	if err := w.WriteHDU(primary, 0, 0, nil); err != nil {
 		return stepErr("write", fmt.Errorf("primary: %w", err))
