@@ -41,10 +41,13 @@ func conditionCommand(version string) *cli.Command {
 			"--shard I/N conditions only task I's share of the files, for a batch job array of N tasks\n" +
 			"numbered from 0 (deploy/slurm/dataman-array.sbatch): the distinct names, numbered in the order\n" +
 			"they first appear, go to task number mod N, each with all of its files. --json prints a summary\n" +
-			"that `dataman gather` reads.",
+			"that `dataman gather` reads.\n\n" +
+			"-o - writes the one RAW given to standard output instead, as a stream: to a pipe or a file,\n" +
+			"never to a terminal, with nothing else on standard output (logs go to standard error). The\n" +
+			"file is not placed atomically: after a failure (exit status 1) what was written is incomplete.",
 		Flags: withConfigFlags(
 			jsonFlag,
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: ".", TakesFile: true, Usage: "write the conditioned files into `DIR`, created if missing"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: ".", TakesFile: true, Usage: "write the conditioned files into `DIR`, created if missing; - writes the one file to standard output"},
 			&cli.BoolFlag{Name: "by-night", Usage: "write DIR/<obsdate>/<name>, as in procDir"},
 			&cli.StringFlag{Name: "files-from", TakesFile: true, Usage: "read raw file names from `FILE`, one per line (- for stdin)"},
 			&cli.StringFlag{Name: "shard", Usage: "condition only task `I/N`'s share of the files (0 <= I < N)"},
@@ -104,6 +107,9 @@ type conditionOptions struct {
 }
 
 func runCondition(ctx context.Context, o conditionOptions, stdout, stderr io.Writer) error {
+	if o.OutDir == "-" {
+		return runConditionStdout(ctx, o, stdout)
+	}
 	log := logx.From(ctx)
 	start := time.Now()
 	files := o.Files
@@ -153,6 +159,59 @@ func runCondition(ctx context.Context, o conditionOptions, stdout, stderr io.Wri
 		return exitcode.Silent(exitcode.Failure)
 	}
 	return nil
+}
+
+// runConditionStdout conditions the one raw file of o into stdout. A
+// terminal is refused, since FITS bytes would only garble it, and so is the
+// raw file itself (condition -o - RAW >> RAW).
+func runConditionStdout(ctx context.Context, o conditionOptions, stdout io.Writer) error {
+	for _, c := range []struct {
+		set  bool
+		flag string
+	}{{o.JSON, "--json"}, {o.ByNight, "--by-night"}, {o.Shard != "", "--shard"}} {
+		if c.set {
+			return exitcode.Usagef("-o - writes one file to standard output; %s cannot go with it", c.flag)
+		}
+	}
+	if len(o.Files) != 1 {
+		return exitcode.Usagef("-o - writes one file to standard output; %d raw files given", len(o.Files))
+	}
+	raw := o.Files[0]
+	if f, ok := stdout.(*os.File); ok {
+		if progress.IsTerminal(f) {
+			return exitcode.New(exitcode.Usage, errors.New("-o -: standard output is a terminal: refusing to write FITS bytes to it"),
+				"redirect it to a file or a pipe: dataman condition -o - RAW > FILE")
+		}
+		if same, err := sameOpenFile(f, raw); err == nil && same {
+			return exitcode.Usagef("-o -: standard output is the raw file %s, which is only ever read", raw)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("condition: stopped by a signal before %s", raw)
+	}
+	fr, err := condition.ToWriter(raw, stdout, o.Proc)
+	if err != nil {
+		return err
+	}
+	log := logx.From(ctx)
+	for _, w := range fr.Warnings {
+		log.Warn(w, "file", raw)
+	}
+	log.Debug("conditioned", "file", raw, "out", "-", "bytes", fr.OutSize)
+	return nil
+}
+
+// sameOpenFile reports whether the open file f is the file at path.
+func sameOpenFile(f *os.File, path string) (bool, error) {
+	fs, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	ps, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fs, ps), nil
 }
 
 // printResults writes a line for each file done and the count; failures

@@ -20,7 +20,7 @@ complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l log-level -
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l verbose -s v -d 'log the detail of every file (--log-level debug)'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l jobs -s j -r -d 'files processed at once (default: jobs from the config)'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l json -d 'print the results as JSON on stdout'
-complete -c dataman -n '__fish_seen_subcommand_from condition' -l out -s o -r -d 'write the conditioned files into `DIR`, created if missing'
+complete -c dataman -n '__fish_seen_subcommand_from condition' -l out -s o -r -d 'write the conditioned files into `DIR`, created if missing; - writes the one file to standard output'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l by-night -d 'write DIR/<obsdate>/<name>, as in procDir'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -l files-from -r -d 'read raw file names from `FILE`, one per line (- for stdin)'
 complete -c dataman -n '__fish_seen_subcommand_from condition' -f -l shard -r -d 'condition only task `I/N`\'s share of the files (0 <= I < N)'

@@ -1,6 +1,7 @@
 package fits_test
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +18,7 @@ import (
 //	go test ./fits -run '^$' -bench ConditionFull -benchmem -count 5
 func BenchmarkConditionFull(b *testing.B) {
 	out := filepath.Join(b.TempDir(), "out.fits")
-	benchCondition(b, func() (fits.Sink, func()) {
+	benchCondition(b, func() (io.Writer, func()) {
 		// A fresh file each time, as the delivery path writes a new temp:
 		// truncating the last output would wait for its writeback.
 		os.Remove(out)
@@ -29,27 +30,30 @@ func BenchmarkConditionFull(b *testing.B) {
 	})
 }
 
-// nullSink discards output but honours the writer's contract.
-type nullSink struct{}
-
-func (nullSink) Write(p []byte) (int, error)            { return len(p), nil }
-func (nullSink) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
-
 // BenchmarkConditionFullCompute is BenchmarkConditionFull without the
 // output file: dataman's own work (reading, fixing, bias statistics,
 // merging, checksums) without the kernel's page cache.
 func BenchmarkConditionFullCompute(b *testing.B) {
-	benchCondition(b, func() (fits.Sink, func()) { return nullSink{}, func() {} })
+	benchCondition(b, func() (io.Writer, func()) { return io.Discard, func() {} })
+}
+
+// BenchmarkConditionFullHashRaw is BenchmarkConditionFullCompute with the
+// raw file's SHA-256, as the delivery path asks for it for the ledger.
+func BenchmarkConditionFullHashRaw(b *testing.B) {
+	benchCondition(b, func() (io.Writer, func()) { return io.Discard, func() {} }, func(o *fits.Options) { o.HashRaw = true })
 }
 
 // benchCondition conditions a generated full frame b.N times into the
-// sinks newSink returns.
-func benchCondition(b *testing.B, newSink func() (fits.Sink, func())) {
+// sinks newSink returns, with every step on and the options edited.
+func benchCondition(b *testing.B, newSink func() (io.Writer, func()), edit ...func(*fits.Options)) {
 	raw, err := synth.WriteFile(b.TempDir(), synth.Default("mods1b", 1, "full"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	o := fits.AllSteps("bench", "sha256:bench")
+	for _, e := range edit {
+		e(&o)
+	}
 	var size int64
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -114,7 +114,7 @@ const (
 // the primary and IM1..IM4 with the header fixes, CONPARS unchanged, and the
 // MERGED image as extension 6, every HDU with CHECKSUM and DATASUM. The raw
 // quadrant data are copied unchanged; the raw file is only read.
-func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
+func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 	res := &Result{RawSize: raw.Size}
 	for _, h := range raw.HDUs {
 		if strings.EqualFold(h.Name(), "MERGED") {
@@ -190,17 +190,32 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, fixMisc(primary, geom)...)
 	}
 
+	// One read of the raw file gives every DATASUM before anything is
+	// written, and the bias boxes. The SHA-256 the ledger records reads on
+	// its own meanwhile: fed by that read it would hold back the first byte
+	// written by its whole time, where on its own it overlaps the writing.
+	rawHash := hashRaw(raw, opts.HashRaw)
+	defer rawHash()
 	var readers [nQuad]*quadReader
-	var merged *Header
-	var mergedData int64
+	var quads *quadScan
 	if opts.MakeOTM {
-		var bias, std [nQuad]float64
 		for i := range readers {
 			if readers[i], err = newQuadReader(raw, quadHDUs[i], geom); err != nil {
 				return nil, stepErr("merge", err)
 			}
-			if bias[i], std[i], err = readers[i].biasStats(); err != nil {
-				return nil, stepErr("merge", err)
+		}
+		quads = newQuadScan(quadHDUs, geom)
+	}
+	scan, err := scanRaw(raw, quads)
+	if err != nil {
+		return nil, stepErr("read", err)
+	}
+	var merged *hduPlan
+	if opts.MakeOTM {
+		var bias, std [nQuad]float64
+		for i, q := range readers {
+			if bias[i], std[i], err = q.biasStats(quads.box[i]); err != nil {
+				return nil, stepErr("merge", fmt.Errorf("%s: %w", quadHDUs[i].Name(), err))
 			}
 		}
 		for i, m := range []string{"Q3 flip cols", "Q4 flip rows and cols", "Q1 flip cols", "Q2 flip rows and cols"} {
@@ -210,36 +225,23 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 		for qn, im := range [4]int{2, 3, 0, 1} {
 			res.QBias[qn], res.QStd[qn] = bias[im], std[im]
 		}
-		merged = mergedHeader(primary, geom, res.QBias, res.QStd)
-		mergedData = 2 * geom.XTrim() * 2 * geom.NY * 4
-		ensureLongstrn(merged)
+		merged = &hduPlan{hdr: mergedHeader(primary, geom, res.QBias, res.QStd),
+			size: 2 * geom.XTrim() * 2 * geom.NY * 4, fill: mergedFill(readers, bias)}
+		ensureLongstrn(merged.hdr)
+		if merged.datasum, err = mergedDatasum(quads, readers, bias); err != nil {
+			return nil, stepErr("merge", err)
+		}
 	}
 	primary.Set(StringCard(KeyVersion, opts.Version, "dataman version that conditioned this file"))
 	primary.Set(StringCard(KeyConfig, opts.ConfigHash, "dataman processing config hash"))
 	ensureLongstrn(primary)
 
-	// The raw file's SHA-256 (for the ledger) is computed on its own
-	// goroutine while the output is written: the page cache serves both.
-	rawSum := make(chan error, 1)
-	rawHash := sha256.New()
-	if opts.HashRaw {
-		go func() {
-			_, err := io.Copy(rawHash, io.NewSectionReader(raw, 0, raw.Size))
-			rawSum <- err
-		}()
-	} else {
-		rawSum <- nil
-	}
 	w := NewWriter(dst)
-	err = writeAll(w, raw, primary, quadHdrs, merged, mergedData, readers, res)
-	if herr := <-rawSum; err == nil && herr != nil {
-		err = stepErr("read", herr)
-	}
-	if err != nil {
+	if err := writeAll(w, raw, primary, quadHdrs, scan, merged); err != nil {
 		return nil, err
 	}
-	if opts.HashRaw {
-		res.RawSHA256 = hex.EncodeToString(rawHash.Sum(nil))
+	if res.RawSHA256, err = rawHash(); err != nil {
+		return nil, stepErr("read", err)
 	}
 	res.OutSize = w.Offset()
 	res.HDUs = len(raw.HDUs)
@@ -249,12 +251,66 @@ func Condition(raw *File, dst Sink, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// hashRaw starts the SHA-256 of the whole raw file on its own goroutine, if
+// on, and returns the function that waits for it ("" when not on).
+func hashRaw(raw *File, on bool) func() (string, error) {
+	if !on {
+		return func() (string, error) { return "", nil }
+	}
+	done := make(chan struct{})
+	var sum string
+	var err error
+	go func() {
+		defer close(done)
+		buf := bufPool.Get().(*[scanBufSize]byte)
+		defer bufPool.Put(buf)
+		h := sha256.New()
+		if _, err = io.CopyBuffer(h, io.NewSectionReader(raw, 0, raw.Size), buf[:]); err == nil {
+			sum = hex.EncodeToString(h.Sum(nil))
+		}
+	}()
+	return func() (string, error) {
+		<-done
+		return sum, err
+	}
+}
+
+// mergedDatasum is the DATASUM of MERGED: from the quadrant histograms
+// through the lookup tables when there are histograms (BITPIX 16), else by
+// computing the image once only to sum it.
+func mergedDatasum(quads *quadScan, readers [nQuad]*quadReader, bias [nQuad]float64) (uint32, error) {
+	if quads.hist[0] == nil {
+		var s summer
+		err := mergedFill(readers, bias)(&s)
+		return s.Sum(), err
+	}
+	var sum uint32
+	for i, q := range readers {
+		sum = onesAdd(sum, countedSum(quads.hist[i], q.table(bias[i])))
+	}
+	return sum, nil
+}
+
+// hduPlan is an HDU to write whose data are computed: its header, the size
+// and sum of its data unit, and what writes the data.
+type hduPlan struct {
+	hdr     *Header
+	size    int64
+	datasum uint32
+	fill    func(io.Writer) error
+}
+
 // writeAll writes the conditioned HDUs in file order: the primary, the raw
-// extensions with their data copied unchanged, then MERGED.
-func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, merged *Header, mergedData int64, readers [nQuad]*quadReader, res *Result) error {
-	if err := w.WriteHDU(primary, 0, nil); err != nil {
+// extensions with their data copied unchanged, then MERGED unless it is
+// nil. A data unit that does not sum to what scan found means the raw file
+// changed between the two reads: the output is then wrong, and the error
+// says so.
+func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, scan *rawScan, merged *hduPlan) error {
+	if err := w.WriteHDU(primary, 0, 0, nil); err != nil {
 		return stepErr("write", fmt.Errorf("primary: %w", err))
 	}
+	buf := bufPool.Get().(*[scanBufSize]byte)
+	defer bufPool.Put(buf)
 	for i, h := range raw.HDUs[1:] {
 		hdr := h.Header.Clone()
 		if i < nQuad {
@@ -262,20 +318,29 @@ func writeAll(w *Writer, raw *File, primary *Header, quadHdrs [nQuad]*Header, me
 		}
 		ensureLongstrn(hdr)
 		fill := func(dst io.Writer) error {
-			_, err := io.Copy(dst, raw.Data(h))
+			// A buffer of the scan's size: io.Copy's 32 KiB would cost
+			// thirty times the system calls.
+			_, err := io.CopyBuffer(dst, raw.Data(h), buf[:])
 			return err
 		}
-		if err := w.WriteHDU(hdr, h.DataSize, fill); err != nil {
-			return stepErr("write", fmt.Errorf("%s: %w", h.Name(), err))
+		if err := w.WriteHDU(hdr, h.DataSize, scan.datasum[h.Index], fill); err != nil {
+			return stepErr("write", fmt.Errorf("%s: %w", h.Name(), changedRaw(err)))
 		}
 	}
 	if merged != nil {
-		bias := [nQuad]float64{res.QBias[2], res.QBias[3], res.QBias[0], res.QBias[1]}
-		if err := w.WriteHDU(merged, mergedData, mergedFill(readers, bias)); err != nil {
-			return stepErr("write", fmt.Errorf("MERGED: %w", err))
+		if err := w.WriteHDU(merged.hdr, merged.size, merged.datasum, merged.fill); err != nil {
+			return stepErr("write", fmt.Errorf("MERGED: %w", changedRaw(err)))
 		}
 	}
 	return stepErr("write", w.Flush())
+}
+
+// changedRaw says what a DATASUM mismatch means here.
+func changedRaw(err error) error {
+	if errors.Is(err, ErrDatasum) {
+		return fmt.Errorf("%w: the raw file changed while it was conditioned", err)
+	}
+	return err
 }
 
 // findConpars returns the CONPARS table: by name, else extension 5 as

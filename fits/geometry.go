@@ -23,6 +23,8 @@ type Geometry struct {
 // XTrim is the number of data columns per quadrant.
 func (g Geometry) XTrim() int64 { return g.NX - g.Overscan }
 
+func (g Geometry) bytesPerPixel() int64 { return max(g.BITPIX, -g.BITPIX) / 8 }
+
 // Quadrant extension indices in the raw file: IM1..IM4 (Q1..Q4 before 2026)
 // are HDUs 1..4, addressed by position as dataMan does.
 const nQuad = 4

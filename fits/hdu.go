@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -247,7 +246,14 @@ type File struct {
 	Path string
 	Size int64
 	HDUs []*HDU
-	f    *os.File
+	f    readAtCloser
+}
+
+// readAtCloser is what a File reads through: an *os.File, or in the tests
+// one whose bytes change under the reader.
+type readAtCloser interface {
+	io.ReaderAt
+	io.Closer
 }
 
 // Open opens path read-only and scans its structure. A path that is not a
@@ -304,93 +310,85 @@ func (f *File) Data(h *HDU) *io.SectionReader {
 	return io.NewSectionReader(f.f, h.DataStart(), h.DataSize)
 }
 
-// Sink is what the writer needs of its destination: sequential writes, and
-// positioned writes to put the final header, with its checksum, in place.
-type Sink interface {
-	io.Writer
-	io.WriterAt
-}
-
-// Writer writes HDUs one after another, each with CHECKSUM and DATASUM.
+// Writer writes HDUs strictly in order, so its destination can be a pipe:
+// every header is final when it is written, CHECKSUM and DATASUM included,
+// which is why the caller says what the data unit will sum to before it is
+// produced.
 type Writer struct {
-	dst Sink
 	bw  *bufio.Writer
 	off int64
 }
 
-// NewWriter starts a FITS stream at offset 0 of dst.
-func NewWriter(dst Sink) *Writer {
-	return &Writer{dst: dst, bw: bufio.NewWriterSize(dst, 1<<20)}
+// NewWriter starts a FITS stream on dst.
+func NewWriter(dst io.Writer) *Writer {
+	return &Writer{bw: bufio.NewWriterSize(dst, 1<<20)}
 }
 
 // Offset is the number of bytes written so far.
 func (w *Writer) Offset() int64 { return w.off }
 
-const zeroChecksum = "0000000000000000"
+// ErrDatasum is matched (with errors.Is) by WriteHDU's error when the data
+// written do not sum to the DATASUM already written in their header: what
+// was read to compute it changed before it was read again to be written.
+// The output is wrong and must be discarded.
+var ErrDatasum = errors.New("data unit does not match its DATASUM")
 
-// WriteHDU writes hdr followed by a data unit of dataLen bytes produced by
-// fill. The header gets CHECKSUM and DATASUM cards (replaced in place if
-// present, else appended); it is written first with a placeholder and
-// rewritten in place once the data sum is known, so the data are produced
-// and written exactly once.
-func (w *Writer) WriteHDU(hdr *Header, dataLen int64, fill func(io.Writer) error) error {
-	setChecksumCards(hdr, zeroChecksum, 0)
-	return w.write(hdr, dataLen, fill, true)
-}
-
-// WritePlainHDU writes hdr as it is, with no checksum cards: what a camera
-// server writes, used by the synthetic raw generator.
-func (w *Writer) WritePlainHDU(hdr *Header, dataLen int64, fill func(io.Writer) error) error {
-	return w.write(hdr, dataLen, fill, false)
-}
-
-func (w *Writer) write(hdr *Header, dataLen int64, fill func(io.Writer) error, checksum bool) error {
-	first, err := hdr.Bytes()
-	if err != nil {
-		return err
-	}
-	start := w.off
-	if _, err := w.bw.Write(first); err != nil {
-		return err
-	}
-	w.off += int64(len(first))
-	var s summer
-	if dataLen > 0 {
-		if err := fill(io.MultiWriter(w.bw, &s)); err != nil {
-			return err
-		}
-		if s.n != dataLen {
-			return fmt.Errorf("data unit: wrote %d bytes, header says %d", s.n, dataLen)
-		}
-		if pad := padded(dataLen) - dataLen; pad > 0 {
-			if _, err := w.bw.Write(make([]byte, pad)); err != nil {
-				return err
-			}
-		}
-		w.off += padded(dataLen)
-	}
-	if !checksum {
-		return nil
-	}
-	datasum := s.Sum()
+// WriteHDU writes hdr with CHECKSUM and DATASUM cards (replaced if present,
+// else appended) for a data unit of dataLen bytes whose ones' complement
+// sum, zero padding included, is datasum; then the data unit produced by
+// fill. The data are summed as they are written: if they do not sum to
+// datasum, the error wraps ErrDatasum.
+func (w *Writer) WriteHDU(hdr *Header, dataLen int64, datasum uint32, fill func(io.Writer) error) error {
 	setChecksumCards(hdr, zeroChecksum, datasum)
 	withSum, err := hdr.Bytes()
 	if err != nil {
 		return err
 	}
 	setChecksumCards(hdr, encodeChecksum(onesAdd(sum32(withSum), datasum)), datasum)
-	final, err := hdr.Bytes()
-	if err != nil {
-		return err
+	got, err := w.write(hdr, dataLen, fill)
+	if err == nil && got != datasum {
+		err = fmt.Errorf("%w: the data written sum to %d, the header says %d", ErrDatasum, got, datasum)
 	}
-	if len(final) != len(first) {
-		return fmt.Errorf("header changed size while adding its checksum")
-	}
-	if err := w.bw.Flush(); err != nil {
-		return err
-	}
-	_, err = w.dst.WriteAt(final, start)
 	return err
+}
+
+const zeroChecksum = "0000000000000000"
+
+// WritePlainHDU writes hdr as it is, with no checksum cards: what a camera
+// server writes, used by the synthetic raw generator.
+func (w *Writer) WritePlainHDU(hdr *Header, dataLen int64, fill func(io.Writer) error) error {
+	_, err := w.write(hdr, dataLen, fill)
+	return err
+}
+
+// write writes the header and the padded data unit and returns the ones'
+// complement sum of the data.
+func (w *Writer) write(hdr *Header, dataLen int64, fill func(io.Writer) error) (uint32, error) {
+	b, err := hdr.Bytes()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := w.bw.Write(b); err != nil {
+		return 0, err
+	}
+	w.off += int64(len(b))
+	if dataLen == 0 {
+		return 0, nil
+	}
+	var s summer
+	if err := fill(io.MultiWriter(w.bw, &s)); err != nil {
+		return 0, err
+	}
+	if s.n != dataLen {
+		return 0, fmt.Errorf("data unit: wrote %d bytes, header says %d", s.n, dataLen)
+	}
+	if pad := padded(dataLen) - dataLen; pad > 0 {
+		if _, err := w.bw.Write(make([]byte, pad)); err != nil {
+			return 0, err
+		}
+	}
+	w.off += padded(dataLen)
+	return s.Sum(), nil
 }
 
 // Flush writes out anything buffered.

@@ -9,24 +9,17 @@ import (
 	"testing"
 )
 
-type memSink struct{ bytes.Buffer }
-
-func (m *memSink) WriteAt(p []byte, off int64) (int, error) {
-	copy(m.Bytes()[off:], p)
-	return len(p), nil
-}
-
 // smallFile writes a primary and one 3×2 int16 image.
 func smallFile(t testing.TB) []byte {
 	t.Helper()
-	var m memSink
+	var m bytes.Buffer
 	w := NewWriter(&m)
 	p := &Header{}
 	p.Append(BoolCard("SIMPLE", true, ""))
 	p.Append(IntCard("BITPIX", 8, ""))
 	p.Append(IntCard("NAXIS", 0, ""))
 	p.Append(BoolCard("EXTEND", true, ""))
-	if err := w.WriteHDU(p, 0, nil); err != nil {
+	if err := w.WriteHDU(p, 0, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	e := &Header{}
@@ -38,8 +31,9 @@ func smallFile(t testing.TB) []byte {
 	e.Append(IntCard("PCOUNT", 0, ""))
 	e.Append(IntCard("GCOUNT", 1, ""))
 	e.Append(StringCard("EXTNAME", "IM1", ""))
-	err := w.WriteHDU(e, 12, func(dst io.Writer) error {
-		_, err := dst.Write([]byte{0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6})
+	data := []byte{0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6}
+	err := w.WriteHDU(e, 12, sum32(data), func(dst io.Writer) error {
+		_, err := dst.Write(data)
 		return err
 	})
 	if err != nil {
@@ -75,6 +69,31 @@ func TestWriteScanVerify(t *testing.T) {
 	st, _ := VerifyChecksum(bytes.NewReader(bad), hdus[1], make([]byte, 4096))
 	if st.DatasumOK || st.ChecksumOK {
 		t.Fatalf("edited pixel not detected: %+v", st)
+	}
+}
+
+// TestWriteHDUDatasumMismatch: data that do not sum to the DATASUM already
+// written in their header are an error, not a silently wrong file.
+func TestWriteHDUDatasumMismatch(t *testing.T) {
+	e := &Header{}
+	e.Append(StringCard("XTENSION", "IMAGE", ""))
+	e.Append(IntCard("BITPIX", 8, ""))
+	e.Append(IntCard("NAXIS", 1, ""))
+	e.Append(IntCard("NAXIS1", 5, ""))
+	data := []byte{1, 2, 3, 4, 5}
+	for _, c := range []struct {
+		sum  uint32
+		want bool
+	}{{sum32([]byte{1, 2, 3, 4, 5, 0, 0, 0}), false}, {sum32([]byte{1, 2, 3, 4, 5, 0, 0, 1}), true}} {
+		var b bytes.Buffer
+		w := NewWriter(&b)
+		err := w.WriteHDU(e.Clone(), 5, c.sum, func(dst io.Writer) error {
+			_, err := dst.Write(data)
+			return err
+		})
+		if got := errors.Is(err, ErrDatasum); got != c.want {
+			t.Errorf("datasum %d: err %v, want ErrDatasum %v", c.sum, err, c.want)
+		}
 	}
 }
 

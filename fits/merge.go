@@ -46,17 +46,9 @@ func newQuadReader(r io.ReaderAt, h *HDU, g Geometry) (*quadReader, error) {
 	return q, nil
 }
 
-func (q *quadReader) bytesPerPixel() int64 {
-	b := q.g.BITPIX
-	if b < 0 {
-		b = -b
-	}
-	return b / 8
-}
-
 // rows reads n consecutive rows starting at row (0-based) as raw bytes.
 func (q *quadReader) rows(row, n int64) ([]byte, error) {
-	stride := q.g.NX * q.bytesPerPixel()
+	stride := q.g.NX * q.g.bytesPerPixel()
 	size := n * stride
 	if int64(cap(q.raw)) < size {
 		q.raw = make([]byte, size)
@@ -108,26 +100,10 @@ func (q *quadReader) table(bias float64) *[1 << 16]uint32 {
 }
 
 // biasStats returns numpy's median and population standard deviation of
-// the bias box.
-func (q *quadReader) biasStats() (median, std float64, err error) {
-	x0 := q.g.XTrim() + biasColSkip
-	w := q.g.NX - x0
-	nrows := q.g.NY - 2*biasRowSkip
-	vals := make([]float64, w*nrows)
-	bpp := q.bytesPerPixel()
-	const chunk = 256
-	for r := int64(biasRowSkip); r < q.g.NY-biasRowSkip; r += chunk {
-		n := min(chunk, q.g.NY-biasRowSkip-r)
-		buf, err := q.rows(r, n)
-		if err != nil {
-			return 0, 0, err
-		}
-		stride := q.g.NX * bpp
-		for i := int64(0); i < n; i++ {
-			k := (r - biasRowSkip + i) * w
-			q.decode(vals[k:k+w], buf[i*stride+x0*bpp:(i+1)*stride])
-		}
-	}
+// the bias box, whose stored bytes, row after row, the read pass gathered.
+func (q *quadReader) biasStats(box []byte) (median, std float64, err error) {
+	vals := make([]float64, int64(len(box))/q.g.bytesPerPixel())
+	q.decode(vals, box)
 	return medianStd(vals)
 }
 
@@ -239,7 +215,7 @@ func mergeBlock(out []byte, lq, rq *quadReader, lb, rb float64, r0, n int64, lef
 	if err != nil {
 		return nil, err
 	}
-	stride := g.NX * lq.bytesPerPixel()
+	stride := g.NX * lq.g.bytesPerPixel()
 	out = out[:n*2*xt*4]
 	if g.BITPIX == 16 {
 		lt, rt := lq.table(lb), rq.table(rb)

@@ -517,15 +517,9 @@ func TestWriteFileNeverReplaces(t *testing.T) {
 	}
 }
 
-type memSink struct{ bytes.Buffer }
-
-func (m *memSink) WriteAt(p []byte, off int64) (int, error) {
-	return copy(m.Bytes()[off:], p), nil
-}
-
 func TestDeterminism(t *testing.T) {
 	write := func(f Frame) []byte {
-		var m memSink
+		var m bytes.Buffer
 		if err := Write(&m, f); err != nil {
 			t.Fatal(err)
 		}
@@ -784,16 +778,7 @@ func TestConpars(t *testing.T) {
 	}
 }
 
-// discard is a Sink that keeps nothing, for the benchmark.
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error)            { return len(p), nil }
-func (discard) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
-
-type counter struct {
-	discard
-	n int64
-}
+type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
@@ -806,7 +791,7 @@ func BenchmarkWriteFull(b *testing.B) {
 	b.SetBytes(c.n)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := Write(discard{}, f); err != nil {
+		if err := Write(io.Discard, f); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 // Write writes the whole raw file: the primary header, the four quadrants
 // and the CONPARS table, with no checksums, as azcam does.
-func Write(dst fits.Sink, f Frame) error {
+func Write(dst io.Writer, f Frame) error {
 	ch, g, err := f.check()
 	if err != nil {
 		return fmt.Errorf("synth: %s: %w", f.Name(), err)

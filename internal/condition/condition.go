@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -174,9 +175,9 @@ func (r *runner) write(ctx context.Context, it item) (string, bool, *fits.Result
 		return "", false, nil, fmt.Errorf("%s: write: the output %s would replace the raw file; use --out",
 			it.raw, filepath.Join(it.dir, it.base))
 	}
-	raw, err := fits.Open(it.raw)
+	raw, err := open(it.raw)
 	if err != nil {
-		return "", false, nil, fmt.Errorf("%s: read: %w", it.raw, err)
+		return "", false, nil, err
 	}
 	defer raw.Close()
 	if err := os.MkdirAll(it.dir, 0o755); err != nil {
@@ -188,9 +189,9 @@ func (r *runner) write(ctx context.Context, it item) (string, bool, *fits.Result
 		return "", false, nil, fmt.Errorf("%s: write: %w", it.raw, err)
 	}
 	defer tmp.Abort()
-	fr, err := fits.Condition(raw, tmp, r.o.Proc)
+	fr, err := conditionTo(raw, tmp, r.o.Proc)
 	if err != nil {
-		return "", false, nil, fmt.Errorf("%s: %w", it.raw, err)
+		return "", false, nil, err
 	}
 	c, err := place.File(tmp.File)
 	if err != nil {
@@ -203,6 +204,34 @@ func (r *runner) write(ctx context.Context, it item) (string, bool, *fits.Result
 		return "", false, nil, fmt.Errorf("%s: write: %w", it.raw, err)
 	}
 	return out, kept, fr, nil
+}
+
+// ToWriter conditions the raw file at path into w as one stream, for
+// standard output: nothing is named, placed or made atomic, so after an
+// error w holds an incomplete file. Errors read "<file>: <step>: <reason>".
+func ToWriter(path string, w io.Writer, proc fits.Options) (*fits.Result, error) {
+	raw, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Close()
+	return conditionTo(raw, w, proc)
+}
+
+func open(path string) (*fits.File, error) {
+	raw, err := fits.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read: %w", path, err)
+	}
+	return raw, nil
+}
+
+func conditionTo(raw *fits.File, w io.Writer, proc fits.Options) (*fits.Result, error) {
+	fr, err := fits.Condition(raw, w, proc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", raw.Path, err)
+	}
+	return fr, nil
 }
 
 // cleanOnce removes from dir, the first time a file is written there, the

@@ -3,7 +3,6 @@ package verify
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"io"
 	"math"
@@ -20,19 +19,20 @@ var updateFixtures = flag.Bool("update-verify-fixtures", false, "rewrite testdat
 
 const fixtureDir = "../../testdata/verify"
 
-// memSink is a fits.Sink in memory.
-type memSink struct{ b []byte }
-
-func (m *memSink) Write(p []byte) (int, error) {
-	m.b = append(m.b, p...)
-	return len(p), nil
-}
-
-func (m *memSink) WriteAt(p []byte, off int64) (int, error) {
-	if off < 0 || off+int64(len(p)) > int64(len(m.b)) {
-		return 0, errors.New("write past the end")
+// writeData writes one HDU whose data unit is b.
+func writeData(t testing.TB, w *fits.Writer, h *fits.Header, b []byte) {
+	t.Helper()
+	sum, err := fits.SumReader(bytes.NewReader(b), int64(len(b)), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return copy(m.b[off:], p), nil
+	err = w.WriteHDU(h, int64(len(b)), sum, func(dst io.Writer) error {
+		_, err := dst.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tinyConditioned is a conditioned file in miniature: a primary, one raw
@@ -83,9 +83,9 @@ func tinyConditioned(t testing.TB, object, mergedObject string, seed int) []byte
 	prim.Add(fits.StringCard(fits.KeyConfig, "sha256:0000000000000000", "dataman processing config hash"))
 	// IM1..IM4 and CONPARS, so that MERGED is extension 6, as modsDisp and
 	// modsAlign read it.
-	var out memSink
+	var out bytes.Buffer
 	w := fits.NewWriter(&out)
-	if err := w.WriteHDU(prim, 0, nil); err != nil {
+	if err := w.WriteHDU(prim, 0, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	for k, name := range []string{"IM1", "IM2", "IM3", "IM4", "CONPARS"} {
@@ -102,33 +102,21 @@ func tinyConditioned(t testing.TB, object, mergedObject string, seed int) []byte
 		} {
 			im.Add(c)
 		}
-		err := w.WriteHDU(im, 64, func(dst io.Writer) error {
-			b := make([]byte, 64)
-			for i := range 32 {
-				binary.BigEndian.PutUint16(b[2*i:], uint16(seed+k*101+i*7))
-			}
-			_, err := dst.Write(b)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := w.WriteHDU(merged, 64, func(dst io.Writer) error {
 		b := make([]byte, 64)
-		for i := range 16 {
-			binary.BigEndian.PutUint32(b[4*i:], math.Float32bits(float32(seed)+float32(i)/2))
+		for i := range 32 {
+			binary.BigEndian.PutUint16(b[2*i:], uint16(seed+k*101+i*7))
 		}
-		_, err := dst.Write(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+		writeData(t, w, im, b)
 	}
+	b := make([]byte, 64)
+	for i := range 16 {
+		binary.BigEndian.PutUint32(b[4*i:], math.Float32bits(float32(seed)+float32(i)/2))
+	}
+	writeData(t, w, merged, b)
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	return out.b
+	return out.Bytes()
 }
 
 // verifyFixtures are the deliberately broken files of testdata/verify, each
