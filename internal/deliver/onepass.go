@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/obsdata/dataman/internal/atomicfile"
@@ -42,7 +42,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // repoFeed is the dispatch side of a stream.
 type repoFeed struct {
 	ch    chan []byte   // pieces to write, closed at the end of the stream
-	free  chan []byte   // pieces written, for the stream to reuse
+	free  chan []byte   // pieces written, for the stream to reuse (the stream's)
 	final chan verdict  // what the store side decided, sent once
 	done  chan struct{} // closed when the dispatch side has returned
 	res   dispatched    // the dispatch side's outcome, set before done is closed
@@ -59,28 +59,69 @@ type verdict struct {
 	err  error
 }
 
-// stream is what the conditioner writes to. It is used by one goroutine.
+// stream is what the conditioner writes to. It is used by one goroutine;
+// a second, the hasher, takes a copy of each piece, adds it to the SHA-256
+// and passes it on to the dispatch side, so that the hash runs beside the
+// conditioning instead of after each of its writes.
 type stream struct {
 	ctx    context.Context
 	store  *atomicfile.File
 	tick   func()
 	inject func(op, path string) error
-	sha    hash.Hash
 	crc    uint32
 	n      int64
-	repo   *repoFeed // nil when there is nothing to dispatch, or no longer
-	made   int       // buffers made for the dispatch side
 	ticker *time.Ticker
+
+	pieces   chan []byte // to the hasher; closed by end
+	free     chan []byte // pieces back from the hasher or the dispatch side
+	made     int         // pieces made
+	hashed   chan string     // the hasher's SHA-256, once pieces is closed
+	repoDone <-chan struct{} // closed when the dispatch side returns; nil: none
+	repoGone atomic.Bool     // the dispatch side returned: its pieces are lost with it
 }
 
 func newStream(ctx context.Context, store *atomicfile.File, tick func(), inject func(op, path string) error, repo *repoFeed) *stream {
-	return &stream{ctx: ctx, store: store, tick: tick, inject: inject, sha: sha256.New(), repo: repo,
-		ticker: time.NewTicker(10 * time.Millisecond)}
+	s := &stream{ctx: ctx, store: store, tick: tick, inject: inject, ticker: time.NewTicker(10 * time.Millisecond),
+		pieces: make(chan []byte, pieces), free: make(chan []byte, 4*pieces), hashed: make(chan string, 1)}
+	if repo != nil {
+		repo.free = s.free
+		s.repoDone = repo.done
+	}
+	go s.hash(repo)
+	return s
 }
 
-// Write writes p to the stored temporary, hashes it and queues a copy of it
-// for the dispatch side.
+// hash is the hasher: it hashes each piece and hands it to the dispatch
+// side, or back to the stream once there is none.
+func (s *stream) hash(repo *repoFeed) {
+	h := sha256.New()
+	for b := range s.pieces {
+		h.Write(b)
+		if repo != nil {
+			select {
+			case repo.ch <- b:
+				continue
+			case <-repo.done:
+				repo = nil
+				s.repoGone.Store(true)
+			}
+		}
+		s.free <- b
+	}
+	if repo != nil {
+		close(repo.ch)
+	}
+	s.hashed <- hex.EncodeToString(h.Sum(nil))
+}
+
+// Write writes p to the stored temporary and queues a copy of it for the
+// hasher and the dispatch side.
 func (s *stream) Write(p []byte) (int, error) {
+	// A delivery given up (listen stopping, a stall) stops the conditioner
+	// at its next write.
+	if err := s.ctx.Err(); err != nil {
+		return 0, err
+	}
 	if err := s.inject("write", s.store.Name()); err != nil {
 		return 0, storeError{err}
 	}
@@ -90,13 +131,9 @@ func (s *stream) Write(p []byte) (int, error) {
 		return n, storeError{err}
 	}
 	s.crc = crc32.Update(s.crc, castagnoli, p)
-	s.sha.Write(p)
 	s.n += int64(n)
-	for len(p) > 0 && s.repo != nil {
-		b, ok := s.buffer()
-		if !ok {
-			break
-		}
+	for len(p) > 0 {
+		b := s.buffer()
 		k := copy(b[:cap(b)], p)
 		s.send(b[:k])
 		p = p[k:]
@@ -104,25 +141,27 @@ func (s *stream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// buffer returns a free piece for the dispatch side, waiting for one while
-// it writes; false if the dispatch side is gone.
-func (s *stream) buffer() ([]byte, bool) {
-	select {
-	case b := <-s.repo.free:
-		return b, true
-	default:
-	}
-	if s.made < pieces {
-		s.made++
-		return make([]byte, chunk), true
-	}
+// buffer returns a free piece, waiting for one while the others are hashed
+// and written to repoDir.
+func (s *stream) buffer() []byte {
 	for {
 		select {
-		case b := <-s.repo.free:
-			return b, true
-		case <-s.repo.done:
-			s.repo = nil
-			return nil, false
+		case b := <-s.free:
+			return b
+		default:
+		}
+		// Once the dispatch side is gone, the pieces it held are replaced;
+		// free has room for them all.
+		if s.made < pieces || s.repoGone.Load() && s.made < cap(s.free) {
+			s.made++
+			return make([]byte, chunk)
+		}
+		select {
+		case b := <-s.free:
+			return b
+		case <-s.repoDone:
+			s.repoGone.Store(true)
+			s.repoDone = nil
 		case <-s.ticker.C:
 			s.tick() // waiting on repoDir is not a stall of the store
 		}
@@ -132,10 +171,7 @@ func (s *stream) buffer() ([]byte, bool) {
 func (s *stream) send(b []byte) {
 	for {
 		select {
-		case s.repo.ch <- b:
-			return
-		case <-s.repo.done:
-			s.repo = nil
+		case s.pieces <- b:
 			return
 		case <-s.ticker.C:
 			s.tick()
@@ -143,10 +179,14 @@ func (s *stream) send(b []byte) {
 	}
 }
 
-// end closes the stream and returns the digest of what was written.
+// end closes the stream and returns the digest of what was written, once
+// the hasher has it; the dispatch side is waited for at most until it
+// returns, which its stall timeout bounds.
 func (s *stream) end() digest {
+	close(s.pieces)
+	sum, _ := awaitTicking(context.Background(), s.hashed, s.tick)
 	s.ticker.Stop()
-	return digest{sum: hex.EncodeToString(s.sha.Sum(nil)), size: s.n}
+	return digest{sum: sum, size: s.n}
 }
 
 // fresh is the outcome of conditionDeliver.
@@ -216,8 +256,7 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 		// so that they do not compete for the disk with the copy .new
 		// waits for.
 		f.DeferWriteback()
-		feed = &repoFeed{ch: make(chan []byte, pieces), free: make(chan []byte, pieces),
-			final: make(chan verdict, 1), done: make(chan struct{})}
+		feed = &repoFeed{ch: make(chan []byte, pieces), final: make(chan verdict, 1), done: make(chan struct{})}
 		go func() {
 			feed.res, feed.err = watch(ctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
 				return j.dispatchStream(ctx, tick, feed, outputEstimate(fi.Size()))
@@ -247,9 +286,6 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 		err = ctx.Err()
 	}
 	h := s.end()
-	if s.repo != nil {
-		close(s.repo.ch)
-	}
 	out.condTime = time.Since(start)
 	if err != nil {
 		return refuse(err)
