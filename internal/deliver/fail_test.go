@@ -294,8 +294,11 @@ func TestHangingRepo(t *testing.T) {
 // the stored copy is committed with its ledger lines.
 func TestRepoHangsMidStream(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
-		o.Proc.Timeout = 50 * time.Millisecond
-		o.Repo.Timeout = 200 * time.Millisecond
+		// The store's timeout also covers the conditioner, which reads
+		// the whole raw file before its first write: under -race that
+		// takes tens of milliseconds.
+		o.Proc.Timeout = 500 * time.Millisecond
+		o.Repo.Timeout = 2 * time.Second
 	})
 	base := e.raw(1, 6*chunk)
 	release := make(chan struct{})
