@@ -645,3 +645,51 @@ func TestMovedRepoDir(t *testing.T) {
 		t.Fatal("wrong content in the new repoDir")
 	}
 }
+
+// A delivery cut short by its context (listen stopping) is not the raw
+// file's fault: no failed conditioning is recorded, nothing is left behind,
+// and the next run delivers the frame at once instead of waiting for the
+// retry of a raw file that failed.
+func TestCancelMidStream(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 3*chunk)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var writes atomic.Int32
+	e.d.fault = func(op, path string) error {
+		if op == "write" && strings.HasPrefix(path, e.ProcDir) && writes.Add(1) == 5 {
+			cancel()
+		}
+		return nil
+	}
+	type result struct {
+		rep Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := e.d.Ensure(ctx, base, Deliver)
+		done <- result{rep, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a cancelled delivery did not return")
+	}
+	e.d.watcher.BG.Wait()
+	if !errors.Is(r.err, context.Canceled) || r.rep.Failed || !strings.HasPrefix(r.err.Error(), base+": ") {
+		t.Fatalf("err %v, report %+v", r.err, r.rep)
+	}
+	if ev := e.latest(base, ledger.StepCondition); ev.Status == ledger.StatusFailed {
+		t.Fatalf("a cancelled delivery recorded as a failed conditioning: %+v", ev)
+	}
+	absent(t, e.storedPath(base))
+	absent(t, e.repoPath(base))
+	absent(t, e.newPath())
+	noTemps(t, e.root)
+
+	e.d.fault = nil
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+}

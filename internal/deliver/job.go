@@ -318,6 +318,12 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 		j.action("removed stale temporary %s", p)
 	}
 
+	if err != nil && !res.conditioned && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// Cut short by the caller (listen stopping): neither the raw file
+		// nor the store is at fault, and the next run starts afresh.
+		j.d.log.Debug("conditioning cut short", "file", j.n.Base, "err", err)
+		return source{}, fmt.Errorf("%s: condition: %w", j.n.Base, err)
+	}
 	cond := j.event(ledger.StepCondition, ledger.StatusOK)
 	cond.RawSize, cond.RawMTime = j.v.Raw.Size, j.v.Raw.MTime
 	var se storeError
