@@ -693,3 +693,46 @@ func TestCancelMidStream(t *testing.T) {
 	e.ensure(base, Deliver)
 	e.checkDelivered(base)
 }
+
+// A store folder that stalls is not the raw file's fault: the stall is
+// recorded as a failed store, the raw file is not counted as failed, and
+// once the folder answers again the next run delivers it.
+func TestStoreStallIsNotARawFault(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Proc.Timeout = 200 * time.Millisecond })
+	base := e.raw(1, 3*chunk)
+	release := make(chan struct{})
+	var once sync.Once
+	e.d.fault = func(op, path string) error {
+		if op == "write" && filepath.Dir(path) == filepath.Dir(e.storedPath(base)) {
+			once.Do(func() { <-release })
+		}
+		return nil
+	}
+	done := make(chan error, 1)
+	var rep Report
+	go func() {
+		var err error
+		rep, err = e.d.Ensure(context.Background(), base, Deliver)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stalled store folder held the delivery")
+	}
+	if !errors.Is(err, ErrTimeout) || rep.Failed || !strings.HasPrefix(err.Error(), base+": store: ") {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	if ev := e.latest(base, ledger.StepStore); ev.Status != ledger.StatusFailed || !strings.Contains(ev.Reason, "timed out") {
+		t.Fatalf("store: %+v", ev)
+	}
+	if ev := e.latest(base, ledger.StepCondition); ev.Status == ledger.StatusFailed {
+		t.Fatalf("the stall was counted against the raw file: %+v", ev)
+	}
+	close(release)
+	e.d.watcher.BG.Wait()
+	e.d.fault = nil
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+}

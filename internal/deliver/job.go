@@ -327,9 +327,10 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 	cond := j.event(ledger.StepCondition, ledger.StatusOK)
 	cond.RawSize, cond.RawMTime = j.v.Raw.Size, j.v.Raw.MTime
 	var se storeError
-	if err != nil && !res.conditioned && errors.As(err, &se) {
-		// The store failed under the conditioning (full, read-only): the
-		// raw file is not at fault and is not counted as failed.
+	if err != nil && !res.conditioned && (errors.As(err, &se) || errors.Is(err, ErrTimeout)) {
+		// The store failed under the conditioning (full, read-only), or
+		// the store folder or the raw file's stalled: the raw file is not
+		// at fault and is not counted as failed.
 		st := j.event(ledger.StepStore, ledger.StatusFailed)
 		st.Reason, st.Dest = err.Error(), dir
 		j.d.log.Debug("store failed", "file", j.n.Base, "err", err)
