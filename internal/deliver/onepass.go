@@ -72,9 +72,9 @@ type stream struct {
 	n      int64
 	ticker *time.Ticker
 
-	pieces   chan []byte // to the hasher; closed by end
-	free     chan []byte // pieces back from the hasher or the dispatch side
-	made     int         // pieces made
+	pieces   chan []byte     // to the hasher; closed by end
+	free     chan []byte     // pieces back from the hasher or the dispatch side
+	made     int             // pieces made
 	hashed   chan string     // the hasher's SHA-256, once pieces is closed
 	repoDone <-chan struct{} // closed when the dispatch side returns; nil: none
 	repoGone atomic.Bool     // the dispatch side returned: its pieces are lost with it
