@@ -112,3 +112,50 @@ func TestGatheredPreviews(t *testing.T) {
 		t.Fatalf("previews off: %v, gathered %v", err, info.Preview != nil)
 	}
 }
+
+// BenchmarkPreviewCost conditions a full frame for the delivery path into
+// a synced file, without previews and with them (gathered while
+// conditioning, then drawn): the difference is what the previews cost a
+// frame.
+//
+//	go test ./internal/condition -run '^$' -bench PreviewCost -count 5
+func BenchmarkPreviewCost(b *testing.B) {
+	dir := b.TempDir()
+	raw, err := synth.WriteFile(dir, synth.Default("mods1b", 1, "full"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stored := filepath.Join(dir, "stored.fits")
+	for _, on := range []bool{false, true} {
+		name := "off"
+		c := ForDelivery{Opts: fits.AllSteps("bench", "")}
+		if on {
+			name = "on"
+			c.Preview = &preview.Options{}
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				out, err := os.Create(stored)
+				if err != nil {
+					b.Fatal(err)
+				}
+				info, err := c.Condition(context.Background(), raw, out)
+				if err == nil {
+					// Synced, as the delivery path syncs the stored copy
+					// before it draws the previews, whose own fsyncs would
+					// otherwise write it out.
+					err = out.Sync()
+				}
+				out.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if info.Preview != nil {
+					if err := info.Preview(stored); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -252,10 +252,13 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 	var feed *repoFeed
 	start := time.Now()
 	if dispatch {
-		// The stored copy's pages wait in the page cache until its fsync,
-		// so that they do not compete for the disk with the copy .new
-		// waits for.
-		f.DeferWriteback()
+		if j.how&Announced != 0 {
+			// A datagram waits on .new: the stored copy's pages wait in
+			// the page cache until its fsync, so that they do not compete
+			// for the disk with the copy .new waits for. A batch (a sweep,
+			// archive --dispatch) lets both go to disk as they are written.
+			f.DeferWriteback()
+		}
 		feed = &repoFeed{ch: make(chan []byte, pieces), final: make(chan verdict, 1), done: make(chan struct{})}
 		go func() {
 			feed.res, feed.err = watch(ctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {

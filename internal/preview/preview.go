@@ -162,7 +162,7 @@ type Gatherer struct {
 	z         ZScale
 	st        int // the sample's stride, over every pixel
 	sum       []float32
-	cnt       []int32
+	miss      []int32 // non-finite pixels per block; nil until there is one
 	samples   []float32
 	nonFinite int
 	y         int // rows taken
@@ -175,7 +175,7 @@ func NewGatherer(w, h int, z ZScale) *Gatherer {
 	}
 	bw, bh := (w+factor-1)/factor, (h+factor-1)/factor
 	return &Gatherer{w: w, h: h, bw: bw, z: z, st: z.stride(w * h),
-		sum: make([]float32, bw*bh), cnt: make([]int32, bw*bh), samples: make([]float32, 0, z.NSamples)}
+		sum: make([]float32, bw*bh), samples: make([]float32, 0, z.NSamples)}
 }
 
 // Rows takes whole rows, the next ones of the image.
@@ -187,24 +187,25 @@ func (g *Gatherer) Rows(b []byte) error {
 	full := g.w / factor // blocks with all four pixels in the row
 	for ; len(b) > 0; b, g.y = b[stride:], g.y+1 {
 		row := b[:stride]
-		out := g.sum[(g.y/factor)*g.bw : (g.y/factor+1)*g.bw]
-		n := g.cnt[(g.y/factor)*g.bw : (g.y/factor+1)*g.bw]
-		for bx := range full {
+		by := g.y / factor
+		out := g.sum[by*g.bw : (by+1)*g.bw]
+		out = out[:full]
+		// Two pixels a load; a block with a NaN or an infinity (exponent
+		// all ones) takes the slow path, which counts what it leaves out.
+		const exp = 0x7f800000
+		for bx := range out {
 			p := row[16*bx : 16*bx+16 : 16*bx+16]
-			a := binary.BigEndian.Uint32(p[0:])
-			b := binary.BigEndian.Uint32(p[4:])
-			c := binary.BigEndian.Uint32(p[8:])
-			d := binary.BigEndian.Uint32(p[12:])
-			const exp = 0x7f800000 // all ones: NaN or ±Inf
-			if a&exp != exp && b&exp != exp && c&exp != exp && d&exp != exp {
-				out[bx] += math.Float32frombits(a) + math.Float32frombits(b) + math.Float32frombits(c) + math.Float32frombits(d)
-				n[bx] += factor
+			x := binary.BigEndian.Uint64(p[0:])
+			y := binary.BigEndian.Uint64(p[8:])
+			a, c, d, e := uint32(x>>32), uint32(x), uint32(y>>32), uint32(y)
+			if a&exp == exp || c&exp == exp || d&exp == exp || e&exp == exp {
+				g.addFinite(p, by, bx)
 				continue
 			}
-			g.nonFinite += addFinite(p, &out[bx], &n[bx])
+			out[bx] += math.Float32frombits(a) + math.Float32frombits(c) + math.Float32frombits(d) + math.Float32frombits(e)
 		}
 		if full < g.bw {
-			g.nonFinite += addFinite(row[16*full:], &out[full], &n[full])
+			g.addFinite(row[16*full:], by, full)
 		}
 		if g.nonFinite == 0 {
 			base := g.y * g.w
@@ -216,6 +217,42 @@ func (g *Gatherer) Rows(b []byte) error {
 	return nil
 }
 
+// addFinite adds the finite pixels of p to block (by, bx) and counts the
+// others, in the block and in the image.
+func (g *Gatherer) addFinite(p []byte, by, bx int) {
+	var n int32
+	bad := addFinite(p, &g.sum[by*g.bw+bx], &n)
+	if bad > 0 {
+		if g.miss == nil {
+			g.miss = make([]int32, len(g.sum))
+		}
+		g.miss[by*g.bw+bx] += int32(bad)
+		g.nonFinite += bad
+	}
+}
+
+// averaged turns the block sums into means over the finite pixels of each
+// block (partial at the right and top edges); NaN where there were none.
+func (g *Gatherer) averaged() Plane {
+	bh := (g.h + factor - 1) / factor
+	for by := range bh {
+		rows := min(factor, g.h-by*factor)
+		for bx := range g.bw {
+			i := by*g.bw + bx
+			n := int32(rows * min(factor, g.w-bx*factor))
+			if g.miss != nil {
+				n -= g.miss[i]
+			}
+			if n == 0 {
+				g.sum[i] = float32(math.NaN())
+			} else {
+				g.sum[i] /= float32(n)
+			}
+		}
+	}
+	return Plane{W: g.bw, H: bh, Pix: g.sum}
+}
+
 // Reduced returns the block average and the zscale limits of the image
 // taken. An image with non-finite pixels needs its sample taken again,
 // since astropy's stride counts finite pixels only: again gives it, or
@@ -225,7 +262,7 @@ func (g *Gatherer) Reduced(again func(z ZScale, finite int) ([]float32, error)) 
 		return Reduced{}, fmt.Errorf("preview: %d of %d rows taken", g.y, g.h)
 	}
 	// The sums become the averages: a Gatherer gives its image once.
-	res := Reduced{Small: averaged(g.bw, (g.h+factor-1)/factor, g.sum, g.cnt)}
+	res := Reduced{Small: g.averaged()}
 	samples := g.samples
 	if g.nonFinite > 0 {
 		if again == nil {
