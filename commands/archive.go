@@ -165,7 +165,7 @@ func deliverAction(c *cli.Context, version string, mode deliver.Mode, names func
 	if err := makeDefaultDirs(cfg); err != nil {
 		return err
 	}
-	d, err := newDeliverer(cfg, version, logx.From(ctx), false)
+	d, err := newDeliverer(cfg, version, logx.From(ctx))
 	if err != nil {
 		return exitcode.New(exitcode.Usage, err)
 	}

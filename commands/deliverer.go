@@ -13,9 +13,8 @@ import (
 	"github.com/obsdata/dataman/internal/preview"
 )
 
-// newDeliverer builds the one delivery path from the config. twin is for
-// listen, which waits on each frame: see deliver.Options.Twin.
-func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin bool) (*deliver.Deliverer, error) {
+// newDeliverer builds the one delivery path from the config.
+func newDeliverer(cfg *config.Config, version string, log *slog.Logger) (*deliver.Deliverer, error) {
 	dest := func(d config.Destination) deliver.DestOptions {
 		return deliver.DestOptions{Collision: deliver.Policy(d.Collision), MinFree: d.MinFree, Timeout: d.Timeout}
 	}
@@ -26,25 +25,35 @@ func newDeliverer(cfg *config.Config, version string, log *slog.Logger, twin boo
 		Version:    version,
 		ConfigHash: cfg.ProcessingHash(),
 		Log:        log,
-		Twin:       twin,
 		Consumed:   cfg.Repo.Consumed,
 		Preview:    previewer(cfg),
-	}, condition.ForDelivery{Opts: processing(cfg, version)})
+	}, condition.ForDelivery{Opts: processing(cfg, version), Preview: previewOptions(cfg)})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
 	return d, nil
 }
 
-// previewer draws the quick-look PNGs beside each stored copy, unless
-// preview.enabled is off or there is no MERGED to draw (processing.makeOTM off).
-func previewer(cfg *config.Config) func(string) error {
+// previewOptions are how the quick-look PNGs are drawn beside each stored
+// copy; nil if preview.enabled is off or there is no MERGED to draw
+// (processing.makeOTM off).
+func previewOptions(cfg *config.Config) *preview.Options {
 	if !cfg.Preview.Enabled || !cfg.Processing.MakeOTM {
 		return nil
 	}
-	o := preview.Options{Asinh: cfg.Preview.Asinh}
+	return &preview.Options{Asinh: cfg.Preview.Asinh}
+}
+
+// previewer draws the previews of a stored copy from the file: for a copy
+// the delivery path did not condition itself (a dispatch of a copy stored
+// earlier).
+func previewer(cfg *config.Config) func(string) error {
+	o := previewOptions(cfg)
+	if o == nil {
+		return nil
+	}
 	return func(stored string) error {
-		_, err := preview.Write(stored, o)
+		_, err := preview.Write(stored, *o)
 		return err
 	}
 }

@@ -84,7 +84,7 @@ func listenCommand(version string) *cli.Command {
 			if err := makeDefaultDirs(cfg); err != nil {
 				return err
 			}
-			d, err := newDeliverer(cfg, version, log, true)
+			d, err := newDeliverer(cfg, version, log)
 			if err != nil {
 				return exitcode.New(exitcode.Usage, err)
 			}

@@ -53,7 +53,7 @@ func nightlogCommand(version string) *cli.Command {
 			if err != nil {
 				return err
 			}
-			d, err := newDeliverer(cfg, version, logx.From(ctx), false)
+			d, err := newDeliverer(cfg, version, logx.From(ctx))
 			if err != nil {
 				return exitcode.New(exitcode.Usage, err)
 			}

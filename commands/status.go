@@ -109,7 +109,7 @@ func statusSetup(c *cli.Context, version string) (context.Context, statusOptions
 		return nil, o, err
 	}
 	// Building the delivery path creates nothing.
-	d, err := newDeliverer(cfg, version, logx.From(ctx), false)
+	d, err := newDeliverer(cfg, version, logx.From(ctx))
 	if err != nil {
 		return nil, o, exitcode.New(exitcode.Usage, err)
 	}

@@ -84,7 +84,7 @@ func sweepCommand(version string) *cli.Command {
 					return err
 				}
 			}
-			d, err := newDeliverer(cfg, version, logx.From(ctx), false)
+			d, err := newDeliverer(cfg, version, logx.From(ctx))
 			if err != nil {
 				return exitcode.New(exitcode.Usage, err)
 			}

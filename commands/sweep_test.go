@@ -54,7 +54,7 @@ func newSweepSetup(t *testing.T) *sweepSetup {
 			t.Fatal(err)
 		}
 	}
-	d, err := newDeliverer(cfg, "test", nil, false)
+	d, err := newDeliverer(cfg, "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func verifyCommand(version string) *cli.Command {
 						if err := makeDefaultDirs(cfg); err != nil {
 							return nil, err
 						}
-						return newDeliverer(cfg, version, log, false)
+						return newDeliverer(cfg, version, log)
 					},
 				},
 				JSON:         c.Bool(jsonFlag.Name),

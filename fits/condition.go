@@ -23,6 +23,12 @@ type Options struct {
 	// HashRaw computes Result.RawSHA256, which the ledger records; plain
 	// conditioning leaves it off and keeps both cores for the work.
 	HashRaw bool
+	// Merged, when set, is told MERGED's width and height before MERGED is
+	// written, and returns what is handed each block of its rows as they
+	// are written, in order, as the file has them (big-endian float32): the
+	// quick-look previews are gathered that way, without reading the file
+	// back. It may return nil.
+	Merged func(width, height int) func(rows []byte)
 }
 
 // AllSteps returns options with every step on, at the LBT site.
@@ -226,7 +232,12 @@ func Condition(raw *File, dst io.Writer, opts Options) (*Result, error) {
 			res.QBias[qn], res.QStd[qn] = bias[im], std[im]
 		}
 		merged = &hduPlan{hdr: mergedHeader(primary, geom, res.QBias, res.QStd),
-			size: 2 * geom.XTrim() * 2 * geom.NY * 4, fill: mergedFill(readers, bias)}
+			size: 2 * geom.XTrim() * 2 * geom.NY * 4}
+		var rows func([]byte)
+		if opts.Merged != nil {
+			rows = opts.Merged(int(2*geom.XTrim()), int(2*geom.NY))
+		}
+		merged.fill = mergedFill(readers, bias, rows)
 		ensureLongstrn(merged.hdr)
 		if merged.datasum, err = mergedDatasum(quads, readers, bias); err != nil {
 			return nil, stepErr("merge", err)
@@ -281,7 +292,7 @@ func hashRaw(raw *File, on bool) func() (string, error) {
 func mergedDatasum(quads *quadScan, readers [nQuad]*quadReader, bias [nQuad]float64) (uint32, error) {
 	if quads.hist[0] == nil {
 		var s summer
-		err := mergedFill(readers, bias)(&s)
+		err := mergedFill(readers, bias, nil)(&s)
 		return s.Sum(), err
 	}
 	var sum uint32

@@ -146,8 +146,9 @@ func medianStd(vals []float64) (float64, float64, error) {
 //
 // Blocks of rows are computed on one goroutine while the caller's writes
 // (a kernel copy into the page cache) run on another: the two halves of the
-// work overlap on a two-core machine.
-func mergedFill(quads [nQuad]*quadReader, bias [nQuad]float64) func(io.Writer) error {
+// work overlap on a two-core machine. rows, if not nil, is handed each
+// block once it is computed, in order.
+func mergedFill(quads [nQuad]*quadReader, bias [nQuad]float64, rows func([]byte)) func(io.Writer) error {
 	return func(w io.Writer) error {
 		g := quads[0].g
 		const block = 64
@@ -180,6 +181,9 @@ func mergedFill(quads [nQuad]*quadReader, bias [nQuad]float64) func(io.Writer) e
 					}
 					n := min(block, g.NY-r0)
 					out, err := mergeBlock(buf, quads[li], quads[ri], bias[li], bias[ri], r0, n, left, right)
+					if err == nil && rows != nil {
+						rows(out)
+					}
 					full <- chunk{out, err}
 					if err != nil {
 						return

@@ -21,7 +21,7 @@ import (
 // deterministic, and as large as its input, so delivery does real I/O.
 type fakeCond struct{ calls atomic.Int32 }
 
-func (c *fakeCond) Condition(ctx context.Context, rawPath string, out deliver.Output) (deliver.RawInfo, error) {
+func (c *fakeCond) Condition(ctx context.Context, rawPath string, out io.Writer) (deliver.RawInfo, error) {
 	c.calls.Add(1)
 	raw, err := os.ReadFile(rawPath)
 	if err != nil {

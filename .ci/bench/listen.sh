@@ -10,6 +10,10 @@
 #   floor       between those frames, the time this machine takes to write
 #               one conditioned full frame to a new file with fsync (dd
 #               conv=fsync): no delivery can put a frame in /newdata faster;
+#   cpu         the CPU time (user + system) listen spent per full frame of
+#               the latency run, previews included, against the CPU time of
+#               "dataman condition" of the same frames, one process each
+#               (median), and their ratio;
 #   throughput  M 1kx1k frames announced at once: frames per second, and MB/s
 #               of raw input, from the first datagram until the last file is
 #               in repoDir.
@@ -17,7 +21,8 @@
 #   .ci/bench/listen.sh                 # N=20 full frames, M=100 1kx1k frames
 #   N=5 M=20 .ci/bench/listen.sh        # quicker
 #
-# Environment: N (20), M (100), JOBS (the config's default, 2), PACE (3
+# Environment: N (20), M (100), JOBS (the config's default, 2), PREVIEW (Y or
+# N: preview.enabled for listen; default the config's, Y), PACE (3
 # seconds: a full frame takes 22 s to read out, so frames never come faster;
 # 3 s keeps the run short while each frame finds the server idle, as at the
 # telescope), DATAMAN (a dataman binary to measure instead of building this
@@ -49,8 +54,12 @@ else
 fi
 jobs=()
 [ -n "${JOBS:-}" ] && jobs=(--jobs "$JOBS")
+[ -n "${PREVIEW:-}" ] && jobs+=(--set "preview.enabled=$PREVIEW")
 
 now() { date +%s%N; }
+
+# cputime PID: the user + system CPU seconds the process has used so far.
+cputime() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # start DIR: runs listen in DIR on a free port and sets $pid and $port.
 start() {
@@ -124,6 +133,7 @@ start "$WORK/latency"
 : >latency.txt
 : >floor.txt
 i=0
+cpu0=$(cputime "$pid")
 for f in $(cd dataman-data/raw/mods1b && ls); do
 	sleep "${PACE:-3}"
 	t0=$(now)
@@ -141,11 +151,27 @@ for f in $(cd dataman-data/raw/mods1b && ls); do
 	rm -f "floor.$i"
 	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>floor.txt
 done
+cpu1=$(cputime "$pid")
 stop
+# The CPU time of conditioning each of the same frames on its own. The
+# outputs are kept until the end, as listen keeps its copies: each writes
+# into pages new to the page cache, which costs this virtual machine more
+# than pages it used before.
+: >cond-cpu.txt
+for f in $(cd dataman-data/raw/mods1b && ls); do
+	/usr/bin/time -f '%U %S' -o cond-time.txt "$dm" condition --out cond "dataman-data/raw/mods1b/$f" >/dev/null 2>&1
+	awk '{print $1 + $2}' cond-time.txt >>cond-cpu.txt
+done
+rm -rf cond
 echo "latency, datagram to MODS1B.new, $N full frames, ${PACE:-3} s apart: $(stats <latency.txt)"
 echo "floor, one fsynced copy of a conditioned frame (dd), between them: $(stats <floor.txt)"
 paste latency.txt floor.txt | awk '{print $1 / $2}' | sort -g | awk '{v[NR] = $1} END {printf "  latency / floor, frame by frame: median %.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 echo "  step medians: check $(step check) s  condition $(step condition) s  store $(step store) s  dispatch $(step dispatch) s  listen's own time (check, queue, ledger) $(overhead) s"
+condcpu=$(sort -g cond-cpu.txt | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+awk -v a="$cpu0" -v b="$cpu1" -v n="$N" -v c="$condcpu" 'BEGIN {
+	f = (b - a) / n
+	printf "cpu, user + system: listen %.3f s per full frame (previews included), dataman condition %.3f s (median); ratio %.2f\n", f, c, f / c
+}'
 
 # Throughput: M 1kx1k frames announced at once.
 mkdir -p "$WORK/throughput" && cd "$WORK/throughput"

@@ -28,6 +28,7 @@ type File struct {
 
 	written, kicked int64 // bytes written by Write; bytes whose writeback was started
 	lazy            bool  // no writeback until Commit: see DeferWriteback
+	drop            bool  // out of the page cache once synced: see DropCache
 }
 
 // Create opens a new temporary file in dir for a file that will be named name;
@@ -99,6 +100,9 @@ func (f *File) commit(rename func(oldpath, newpath string) error, keepOnExist bo
 		if err := f.File.Sync(); err != nil {
 			f.Abort()
 			return err
+		}
+		if f.drop {
+			dropCache(f.File)
 		}
 		if err := f.File.Close(); err != nil {
 			f.Abort()

@@ -22,3 +22,9 @@ func (f *File) Write(p []byte) (int, error) {
 // in the page cache until Commit's fsync. It is for a file whose durability
 // can wait while another file's, on the same disk, is needed first.
 func (f *File) DeferWriteback() { f.lazy = true }
+
+// DropCache makes Commit evict the file's pages from the page cache once
+// they are on disk: for a copy nobody will read soon (the stored copy, kept
+// for the archive), so that it does not push out of memory what is read
+// (raw files, the copies in /newdata), and its memory serves the next file.
+func (f *File) DropCache() { f.drop = true }

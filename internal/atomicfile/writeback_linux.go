@@ -18,3 +18,16 @@ func startWriteback(f *os.File, off, n int64) {
 		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
 	})
 }
+
+// dropCache asks Linux to drop f's pages from the page cache; the caller
+// has synced f, so they are clean and go at once. Only a hint, like
+// startWriteback.
+func dropCache(f *os.File) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.Fadvise(int(fd), 0, 0, unix.FADV_DONTNEED)
+	})
+}

@@ -95,14 +95,15 @@ func TestCrashPointsComplete(t *testing.T) {
 	}
 }
 
-// Without Twin a delivery stores, then copies: every point in one order, the
-// stored copy synced and renamed before anything is written to repoDir.
-func TestSerialDeliver(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Twin = false })
+// A frame archived, then dispatched, passes the store's points, then the
+// dispatch's, which copies the stored file: one conditioning in all.
+func TestArchiveThenDispatchPoints(t *testing.T) {
+	e := newEnv(t, nil)
 	base := e.raw(1, 3*chunk)
 	var hit []string
 	crashHook = func(p string) { hit = append(hit, p) }
 	defer func() { crashHook = nil }()
+	e.ensure(base, Archive)
 	e.ensure(base, Deliver)
 	e.checkDelivered(base)
 	want := []string{
@@ -111,7 +112,7 @@ func TestSerialDeliver(t *testing.T) {
 		"dispatch/before-new", "dispatch/after-new", "dispatch/after-ledger",
 	}
 	if !slices.Equal(hit, want) {
-		t.Fatalf("a serial delivery passes\n %q\nwant\n %q", hit, want)
+		t.Fatalf("an archive, then a dispatch, passes\n %q\nwant\n %q", hit, want)
 	}
 	if n := e.cond.calls.Load(); n != 1 {
 		t.Fatalf("conditioned %d times", n)

@@ -19,21 +19,13 @@ import (
 	"github.com/obsdata/dataman/internal/stall"
 )
 
-// Output is what a Conditioner writes to: a temporary file in the store
-// folder. The FITS writer appends, then rewrites headers in place with
-// WriteAt or Seek+Write.
-type Output interface {
-	io.Writer
-	io.WriterAt
-	io.Seeker
-}
-
 // Conditioner turns a raw file into its conditioned FITS file.
 type Conditioner interface {
-	// Condition writes the complete conditioned file for rawPath to out and
-	// returns facts about the raw input. It must honour ctx, and it must be
-	// deterministic: the same raw file gives the same bytes.
-	Condition(ctx context.Context, rawPath string, out Output) (RawInfo, error)
+	// Condition writes the complete conditioned file for rawPath to out,
+	// in order (out is a stream, it cannot seek), and returns facts about
+	// the raw input. It must honour ctx, and it must be deterministic: the
+	// same raw file gives the same bytes.
+	Condition(ctx context.Context, rawPath string, out io.Writer) (RawInfo, error)
 }
 
 // RawInfo is what a Conditioner reports about a raw file.
@@ -41,6 +33,10 @@ type RawInfo struct {
 	Size     int64
 	SHA256   string // hex
 	UniqName string // the UNIQNAME card of the conditioned file, the first name tried on a collision under PolicyRename
+	// Preview, if not nil, draws the quick-look previews of the stored
+	// copy from what the conditioning gathered, instead of Options.Preview
+	// reading the file back.
+	Preview func(stored string) error
 }
 
 // Policy says what to do when a different file already has the name being
@@ -91,13 +87,6 @@ type Options struct {
 	Retry judge.Retry
 	// FS is what the judge looks through; nil is the operating system's.
 	FS judge.FS
-	// Twin delivers a file with no stored copy by conditioning it into both
-	// destinations at once and naming it in .new before the stored copy is
-	// synced (see conditionStoreDispatch): the latency of .new for a second
-	// conditioning per frame. For a server waiting on each frame, not for a
-	// batch that keeps every core busy, which is served better by storing
-	// and then copying.
-	Twin bool
 	// Preview, when set, draws the quick-look previews of the stored copy
 	// once a job has stored or delivered it: after <CHAN>.new is updated and
 	// outside the file's lock, so it never delays a delivery. Best effort:
@@ -154,6 +143,8 @@ type Report struct {
 	Failed     bool     // the raw file could not be conditioned (now or before)
 	Err        error
 	Timings    Timings
+
+	draw func(stored string) error // the conditioning's RawInfo.Preview, if this Ensure conditioned
 }
 
 // Timings are the wall-clock durations of the steps.
@@ -297,17 +288,22 @@ func (d *Deliverer) Ensure(ctx context.Context, rawName string, how Mode) (Repor
 	err := d.ensure(ctx, rawName, how, &rep)
 	rep.Err = err
 	if err == nil && how&DryRun == 0 && !rep.Already && rep.Stored != "" {
-		d.preview(rep.File, rep.Stored)
+		d.preview(rep.File, rep.Stored, rep.draw)
 	}
 	return rep, err
 }
 
-func (d *Deliverer) preview(file, stored string) {
-	if d.opts.Preview == nil {
+// preview draws the previews of a stored copy: with draw, from what its
+// conditioning gathered, else with Options.Preview from the file.
+func (d *Deliverer) preview(file, stored string, draw func(string) error) {
+	if draw == nil {
+		draw = d.opts.Preview
+	}
+	if draw == nil {
 		return
 	}
 	start := time.Now()
-	if err := d.opts.Preview(stored); err != nil {
+	if err := draw(stored); err != nil {
 		d.log.Warn("preview failed; the frame is delivered", "file", file, "err", err)
 		return
 	}

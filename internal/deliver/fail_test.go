@@ -288,6 +288,50 @@ func TestHangingRepo(t *testing.T) {
 	e.checkDelivered(base)
 }
 
+// A repoDir that hangs in the middle of the stream never stops the stored
+// copy: the store side, whose own timeout is shorter than the repository's,
+// keeps going, the dispatch is dropped after the repository's timeout, and
+// the stored copy is committed with its ledger lines.
+func TestRepoHangsMidStream(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		// The store's timeout also covers the conditioner, which reads
+		// the whole raw file before its first write: under -race that
+		// takes tens of milliseconds.
+		o.Proc.Timeout = 500 * time.Millisecond
+		o.Repo.Timeout = 2 * time.Second
+	})
+	base := e.raw(1, 6*chunk)
+	release := make(chan struct{})
+	var writes atomic.Int32
+	e.d.fault = func(op, path string) error {
+		if op == "write" && filepath.Dir(path) == e.RepoDir && writes.Add(1) == 2 {
+			<-release // the second piece never gets there
+		}
+		return nil
+	}
+	type result struct {
+		rep Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := e.d.Ensure(context.Background(), base, Deliver)
+		done <- result{rep, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a hung repoDir held up the stored copy")
+	}
+	close(release)
+	e.d.watcher.BG.Wait() // the abandoned write wakes and removes its temporary
+	e.checkPending(base, r.rep, r.err, ErrTimeout)
+	if ev := e.latest(base, ledger.StepStore); !ev.Done() || ev.Dest != e.storedPath(base) {
+		t.Fatalf("store: %+v", ev)
+	}
+}
+
 // A stored copy that no longer matches its checksum is never delivered.
 func TestDispatchChecksumMismatch(t *testing.T) {
 	e := newEnv(t, nil)
@@ -339,35 +383,38 @@ func TestDispatchChecksumMismatch(t *testing.T) {
 	}
 }
 
-// The dispatched copy is conditioned on its own and checked against the
-// stored one: two conditionings that disagree deliver nothing and store
-// nothing, and say so in the ledger.
-func TestConditioningsDisagree(t *testing.T) {
+// The dispatched copy is checked against the stored one before its rename:
+// a piece that reaches repoDir other than the stored copy got it (a fault of
+// the tee, simulated here) delivers nothing to repoDir; the stored copy is
+// kept, the dispatch is pending, and the next run copies the stored file.
+func TestTeeMismatch(t *testing.T) {
 	e := newEnv(t, nil)
 	base := e.raw(1, 3*chunk)
-	e.cond.vary = true
+	var once sync.Once
+	pieceHook = func(b []byte) { once.Do(func() { b[len(b)/2] ^= 0xff }) }
+	defer func() { pieceHook = nil }()
 	rep, err := e.d.Ensure(context.Background(), base, Deliver)
-	if !errors.Is(err, ErrChecksum) || errors.Is(err, ErrPending) || rep.Pending || rep.Dispatched != "" {
+	if !errors.Is(err, ErrPending) || !rep.Pending || rep.Dispatched != "" {
 		t.Fatalf("err %v, report %+v", err, rep)
 	}
-	if !strings.HasPrefix(err.Error(), base+": store: the copy conditioned into "+e.RepoDir+" has sha256 ") {
+	if !strings.HasPrefix(err.Error(), base+": dispatch: the copy written to "+e.RepoDir+" has crc32c ") {
 		t.Errorf("message %q", err)
 	}
-	absent(t, e.storedPath(base))
+	if got := mustRead(t, e.storedPath(base)); string(got) != string(e.want(base)) {
+		t.Fatal("stored copy is not the conditioned file")
+	}
 	absent(t, e.repoPath(base))
 	absent(t, e.newPath())
 	noTemps(t, e.root)
-	for _, step := range []string{ledger.StepStore, ledger.StepDispatch} {
-		if ev := e.latest(base, step); ev.Status != ledger.StatusFailed || !strings.Contains(ev.Reason, "sha256") {
-			t.Errorf("%s: %+v", step, ev)
-		}
+	if ev := e.latest(base, ledger.StepDispatch); ev.Status != ledger.StatusPending || !strings.Contains(ev.Reason, "crc32c") {
+		t.Errorf("dispatch: %+v", ev)
 	}
-	if pending, _ := e.d.Pending(); len(pending) != 0 {
-		t.Fatalf("a disagreement is pending: %v", pending)
-	}
-	e.cond.vary = false
+	pieceHook = nil
 	e.ensure(base, Deliver)
 	e.checkDelivered(base)
+	if n := e.cond.calls.Load(); n != 1 {
+		t.Fatalf("conditioned %d times", n)
+	}
 }
 
 // A reader polling <CHAN>.new every millisecond, as modsDisp does every 2 s,
@@ -597,4 +644,95 @@ func TestMovedRepoDir(t *testing.T) {
 	if string(mustRead(t, filepath.Join(moved, base))) != string(e.want(base)) {
 		t.Fatal("wrong content in the new repoDir")
 	}
+}
+
+// A delivery cut short by its context (listen stopping) is not the raw
+// file's fault: no failed conditioning is recorded, nothing is left behind,
+// and the next run delivers the frame at once instead of waiting for the
+// retry of a raw file that failed.
+func TestCancelMidStream(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 3*chunk)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var writes atomic.Int32
+	e.d.fault = func(op, path string) error {
+		if op == "write" && strings.HasPrefix(path, e.ProcDir) && writes.Add(1) == 5 {
+			cancel()
+		}
+		return nil
+	}
+	type result struct {
+		rep Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := e.d.Ensure(ctx, base, Deliver)
+		done <- result{rep, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a cancelled delivery did not return")
+	}
+	e.d.watcher.BG.Wait()
+	if !errors.Is(r.err, context.Canceled) || r.rep.Failed || !strings.HasPrefix(r.err.Error(), base+": ") {
+		t.Fatalf("err %v, report %+v", r.err, r.rep)
+	}
+	if ev := e.latest(base, ledger.StepCondition); ev.Status == ledger.StatusFailed {
+		t.Fatalf("a cancelled delivery recorded as a failed conditioning: %+v", ev)
+	}
+	absent(t, e.storedPath(base))
+	absent(t, e.repoPath(base))
+	absent(t, e.newPath())
+	noTemps(t, e.root)
+
+	e.d.fault = nil
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+}
+
+// A store folder that stalls is not the raw file's fault: the stall is
+// recorded as a failed store, the raw file is not counted as failed, and
+// once the folder answers again the next run delivers it.
+func TestStoreStallIsNotARawFault(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Proc.Timeout = 200 * time.Millisecond })
+	base := e.raw(1, 3*chunk)
+	release := make(chan struct{})
+	var once sync.Once
+	e.d.fault = func(op, path string) error {
+		if op == "write" && filepath.Dir(path) == filepath.Dir(e.storedPath(base)) {
+			once.Do(func() { <-release })
+		}
+		return nil
+	}
+	done := make(chan error, 1)
+	var rep Report
+	go func() {
+		var err error
+		rep, err = e.d.Ensure(context.Background(), base, Deliver)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stalled store folder held the delivery")
+	}
+	if !errors.Is(err, ErrTimeout) || rep.Failed || !strings.HasPrefix(err.Error(), base+": store: ") {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	if ev := e.latest(base, ledger.StepStore); ev.Status != ledger.StatusFailed || !strings.Contains(ev.Reason, "timed out") {
+		t.Fatalf("store: %+v", ev)
+	}
+	if ev := e.latest(base, ledger.StepCondition); ev.Status == ledger.StatusFailed {
+		t.Fatalf("the stall was counted against the raw file: %+v", ev)
+	}
+	close(release)
+	e.d.watcher.BG.Wait()
+	e.d.fault = nil
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
 }

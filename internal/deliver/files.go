@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"golang.org/x/sys/unix"
 	"io"
@@ -37,104 +36,6 @@ type stored struct {
 	already     bool
 }
 
-// conditionAndStore runs in a watched goroutine: it may be abandoned on a
-// timeout, so it reports only through its result and never commits once ctx
-// is done.
-func (j *job) conditionAndStore(ctx context.Context, tick func(), raw, dir string) (stored, error) {
-	var out stored
-	f, err := j.conditionTemp(ctx, tick, raw, dir, &out, false, nil)
-	if err != nil {
-		return out, err
-	}
-	defer f.Abort()
-
-	h, err := j.hashAndSync(ctx, tick, f)
-	if err != nil {
-		return out, err
-	}
-	out.sum, out.size = h.sum, h.size
-	crash("store/after-fsync")
-	return out, j.placeStored(ctx, tick, f, dir, &out, h)
-}
-
-// conditionTemp conditions raw into a new temporary in dir and returns it,
-// written but not synced; the caller commits or aborts it. With lazy, the
-// temporary's pages are left in the page cache until its fsync, so that
-// they do not compete for the disk with a copy that is needed sooner.
-func (j *job) conditionTemp(ctx context.Context, tick func(), raw, dir string, out *stored, lazy bool, onStart func()) (*atomicfile.File, error) {
-	d := j.d
-	if err := d.inject("stat", raw); err != nil {
-		return nil, err
-	}
-	fi, err := os.Stat(raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.makeStoreDir(dir); err != nil {
-		return nil, storeError{err}
-	}
-	tick()
-	out.cleaned = d.cleanOnce(dir)
-	if err := d.checkSpace(dir, outputEstimate(fi.Size()), d.opts.Proc.MinFree); err != nil {
-		return nil, storeError{err}
-	}
-	start := time.Now()
-	f, info, err := j.conditionInto(ctx, tick, raw, dir, "store", lazy, onStart)
-	out.condTime = time.Since(start)
-	if err != nil {
-		return nil, err
-	}
-	out.info, out.conditioned = info, true
-	return f, nil
-}
-
-// conditionInto conditions raw into a new temporary in dir, for side
-// ("store" or "dispatch", which names its crash points), and returns it
-// written but not synced; on an error the temporary is gone. lazy is as in
-// conditionTemp; onStart, if not nil, is called once the temporary exists.
-func (j *job) conditionInto(ctx context.Context, tick func(), raw, dir, side string, lazy bool, onStart func()) (*atomicfile.File, RawInfo, error) {
-	d := j.d
-	if err := d.inject("create", dir); err != nil {
-		return nil, RawInfo{}, storeError{err}
-	}
-	f, err := atomicfile.Create(dir, j.n.Base, 0o644)
-	if err != nil {
-		return nil, RawInfo{}, storeError{err}
-	}
-	if lazy {
-		f.DeferWriteback()
-	}
-	crash(side + "/after-temp-create")
-	if onStart != nil {
-		onStart()
-	}
-	info, err := d.cond.Condition(ctx, raw, &output{f: f, tick: tick, inject: d.inject})
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		f.Abort()
-		return nil, RawInfo{}, err
-	}
-	crash(side + "/after-write")
-	return f, info, nil
-}
-
-// hashAndSync hashes and syncs a finished temporary. The conditioner
-// rewrites headers in place, so the checksum is taken from the temporary,
-// read back once (from the page cache). The fsync waits on the disk and the
-// hash on the CPU: both must be done before the rename, and they run at the
-// same time.
-func (j *job) hashAndSync(ctx context.Context, tick func(), f *atomicfile.File) (digest, error) {
-	synced := make(chan error, 1)
-	go func() { synced <- j.syncTemp(f) }()
-	h, herr := hashFile(ctx, f.File, tick)
-	if err := errors.Join(herr, <-synced); err != nil {
-		return digest{}, err
-	}
-	return h, nil
-}
-
 func (j *job) syncTemp(f *atomicfile.File) error {
 	if err := j.d.inject("sync", f.Name()); err != nil {
 		return err
@@ -157,124 +58,6 @@ func (j *job) placeStored(ctx context.Context, tick func(), f *atomicfile.File, 
 	return err
 }
 
-// fresh is the outcome of conditionStoreDispatch.
-type fresh struct {
-	stored
-	disp     dispatched
-	dispErr  error
-	dispTime time.Duration
-	tried    bool // the dispatch ran and dispErr is its outcome
-}
-
-// errStoreRefused is what the dispatch of conditionStoreDispatch gets when
-// the stored copy cannot be made: nothing is delivered that is not stored.
-var errStoreRefused = errors.New("the stored copy cannot be made")
-
-// conditionStoreDispatch is the delivery of a file with no stored copy to
-// trust, ordered for the latency of <CHAN>.new. It runs in a goroutine
-// watched on the store folder, and conditions the raw file twice, at the
-// same time, once into each destination:
-//
-//   - here, into a temporary in the store folder whose pages are left in the
-//     page cache, then hashed;
-//   - on a goroutine watched on repoDir (conditionIntoRepo), into a
-//     temporary there, hashed and synced, then committed and named in .new
-//     only if its hash is the stored temporary's and the stored copy's name
-//     is known to be free;
-//   - then, and only then, the stored temporary is synced and committed.
-//
-// So the two copies are written by two cores instead of one after the
-// other; the dispatched copy's checksum is checked against an independent
-// conditioning of the same raw file; when both folders share a disk, .new
-// waits for one file to reach it, not two; and when /newdata is another
-// machine, the local fsync is not on the way. A repository that fails does
-// not stop the stored copy; one that hangs holds it up for at most the
-// repository's timeout, after which the folder counts as stuck and later
-// files do not wait for it at all.
-//
-// If the computer stops between the two commits, the stored copy is lost
-// with its temporary and the ledger has no line for the file; the next run
-// conditions it again, to the same bytes, and finds the dispatched copy
-// identical.
-func (j *job) conditionStoreDispatch(ctx context.Context, tick func(), raw, dir string) (fresh, error) {
-	d := j.d
-	var out fresh
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	started := make(chan bool, 1) // the stored copy got as far as its temporary
-	// The stored temporary's digest, or why there is none, set before ready
-	// is closed.
-	var storedSum digest
-	var storeErr error
-	ready := make(chan struct{})
-	want := func(ctx context.Context, tick func()) (digest, error) {
-		// Waiting here is not a stall of the repository: the store folder's
-		// watch bounds the hash.
-		if _, err := awaitTicking(ctx, ready, tick); err != nil {
-			return digest{}, err
-		}
-		return storedSum, storeErr
-	}
-	type result struct {
-		v   dispatched
-		err error
-	}
-	done := make(chan result, 1)
-	start := time.Now()
-	go func() {
-		v, err := watch(ctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
-			return j.conditionIntoRepo(ctx, tick, raw, started, want)
-		})
-		done <- result{v, err}
-	}()
-	// wait returns the dispatch's outcome. It does not give up with ctx:
-	// the repository's watch returns soon after ctx is done.
-	wait := func() result {
-		r, _ := awaitTicking(context.Background(), done, tick)
-		out.dispTime = time.Since(start)
-		out.disp, out.dispErr, out.tried = r.v, r.err, !errors.Is(r.err, errStoreRefused)
-		return r
-	}
-	refuse := func(err error) (fresh, error) {
-		select {
-		case started <- false:
-		default:
-		}
-		storeErr = fmt.Errorf("%w: %w", errStoreRefused, err)
-		close(ready)
-		wait()
-		return out, err
-	}
-
-	f, err := j.conditionTemp(ctx, tick, raw, dir, &out.stored, true, func() { started <- true })
-	if err != nil {
-		return refuse(err)
-	}
-	defer f.Abort()
-	h, err := hashFile(ctx, f.File, tick)
-	if err != nil {
-		return refuse(err)
-	}
-	out.sum, out.size = h.sum, h.size
-	// Refuse now what placeStored would refuse after the dispatch.
-	if _, _, err := j.choose(ctx, tick, dir, out.info.UniqName, d.opts.Proc.Collision, h); err != nil {
-		return refuse(err)
-	}
-	storedSum = h
-	close(ready)
-
-	if r := wait(); errors.Is(r.err, ErrChecksum) {
-		// Two conditionings of one raw file disagree: keep neither.
-		return out, r.err
-	}
-	if err := j.syncTemp(f); err != nil {
-		return out, err
-	}
-	crash("store/after-fsync")
-	return out, j.placeStored(ctx, tick, f, dir, &out.stored, h)
-}
-
 // awaitTicking waits for a value from ch, or for ch to be closed, calling
 // tick every 10 ms meanwhile: waiting on an operation watched elsewhere is
 // not a stall of the caller's own.
@@ -292,62 +75,6 @@ func awaitTicking[T any](ctx context.Context, ch <-chan T, tick func()) (T, erro
 			return zero, ctx.Err()
 		}
 	}
-}
-
-// conditionIntoRepo is the dispatch of conditionStoreDispatch: it runs in a
-// goroutine watched on repoDir. It waits for the stored copy to get as far
-// as its temporary (so that a store refused at once costs no conditioning),
-// conditions raw into a temporary in repoDir, hashes and syncs it, and
-// commits it if its digest is the stored temporary's, which want gives.
-func (j *job) conditionIntoRepo(ctx context.Context, tick func(), raw string, started <-chan bool, want func(context.Context, func()) (digest, error)) (dispatched, error) {
-	d := j.d
-	repo := d.opts.RepoDir
-	var out dispatched
-	var err error
-	if out.cleaned, err = d.enterRepo(tick); err != nil {
-		return out, err
-	}
-	select {
-	case ok := <-started:
-		if !ok {
-			return out, errStoreRefused
-		}
-	case <-ctx.Done():
-		return out, ctx.Err()
-	}
-	tick()
-	fi, err := os.Stat(raw)
-	if err != nil {
-		return out, err
-	}
-	if err := d.checkSpace(repo, outputEstimate(fi.Size()), d.opts.Repo.MinFree); err != nil {
-		return out, err
-	}
-	f, info, err := j.conditionInto(ctx, tick, raw, repo, "dispatch", false, nil)
-	if err != nil {
-		return out, err
-	}
-	defer f.Abort()
-	h, err := j.hashAndSync(ctx, tick, f)
-	if err != nil {
-		return out, err
-	}
-	exp, err := want(ctx, tick)
-	if err != nil {
-		return out, err
-	}
-	if h != exp {
-		return out, fmt.Errorf("the copy conditioned into %s has sha256 %s and %d bytes, the stored copy %s and %d bytes: %w",
-			repo, h.sum, h.size, exp.sum, exp.size, ErrChecksum)
-	}
-	crash("dispatch/after-fsync")
-	if out.path, out.already, err = j.place(ctx, tick, f, repo, info.UniqName, d.opts.Repo.Collision, h); err != nil {
-		return out, err
-	}
-	if !out.already {
-		crash("dispatch/after-rename")
-	}
-	return out, j.announce(ctx, &out, info.UniqName)
 }
 
 // enterRepo checks that repoDir is there and, the first time, rids it of
@@ -682,32 +409,6 @@ func mtime(path string) (int64, error) {
 	return fi.ModTime().UnixNano(), nil
 }
 
-// output is the conditioner's view of the temporary: every write counts as
-// progress for the timeout, and tests can inject failures into it.
-type output struct {
-	f      *atomicfile.File
-	tick   func()
-	inject func(op, path string) error
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	if err := o.inject("write", o.f.Name()); err != nil {
-		return 0, storeError{err}
-	}
-	n, err := o.f.Write(p)
-	o.tick()
-	return n, wrapStore(err)
-}
-
-func (o *output) WriteAt(p []byte, off int64) (int, error) {
-	if err := o.inject("write", o.f.Name()); err != nil {
-		return 0, storeError{err}
-	}
-	n, err := o.f.WriteAt(p, off)
-	o.tick()
-	return n, wrapStore(err)
-}
-
 // storeError is a failure of the destination, not of the raw file: a full
 // or read-only store, a temporary that cannot be made or written. The file
 // is not counted as one that cannot be conditioned.
@@ -722,12 +423,6 @@ func wrapStore(err error) error {
 	}
 	return storeError{err}
 }
-
-func (o *output) Seek(offset int64, whence int) (int64, error) { return o.f.Seek(offset, whence) }
-
-// ReadAt is not part of Output, but a conditioner that needs to read back
-// what it wrote can find it with a type assertion.
-func (o *output) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
 
 // copyHashing copies src to dst in chunks and returns the SHA-256 of the
 // bytes written. Each chunk is hashed on another goroutine after it was

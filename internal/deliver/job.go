@@ -112,14 +112,7 @@ func (j *job) run(ctx context.Context, kind Mode) error {
 			if err := j.failedBefore(); err != nil {
 				return err
 			}
-			if j.d.opts.Twin {
-				return j.storeAndDispatch(ctx)
-			}
-			stored, err := j.store(ctx)
-			if err != nil {
-				return err
-			}
-			return j.dispatch(ctx, stored)
+			return j.storeAndDispatch(ctx)
 		}
 		return j.dispatchJudged(ctx, stored, "already delivered")
 	}
@@ -266,36 +259,37 @@ func (j *job) record(ev ledger.Event) error {
 	return nil
 }
 
+// store conditions the raw file into the store folder: conditionDeliver
+// with nothing to dispatch.
 func (j *job) store(ctx context.Context) (source, error) {
 	d := j.d
-	raw := d.opts.Raw(j.n)
 	dir := d.opts.StoreDir(j.n)
 	start := time.Now()
-	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(ctx context.Context, tick func()) (stored, error) {
-		return j.conditionAndStore(ctx, tick, raw, dir)
+	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(ctx context.Context, tick func()) (fresh, error) {
+		return j.conditionDeliver(ctx, tick, d.opts.Raw(j.n), dir, false)
 	})
 	j.rep.Timings.Condition = res.condTime
 	j.rep.Timings.Store = time.Since(start) - res.condTime
-	return j.recordStore(res, err)
+	return j.recordStore(res.stored, err)
 }
 
-// storeAndDispatch delivers a file whose stored copy cannot be trusted: see
-// conditionStoreDispatch for the order of the work. The ledger gets its
-// lines in the usual order, condition, store, dispatch, once both copies
-// are settled.
+// storeAndDispatch delivers a file whose stored copy cannot be trusted, in
+// one conditioning pass: see conditionDeliver for the order of the work.
+// The ledger gets its lines in the usual order, condition, store, dispatch,
+// once both copies are settled.
 func (j *job) storeAndDispatch(ctx context.Context) error {
 	d := j.d
 	dir := d.opts.StoreDir(j.n)
 	start := time.Now()
 	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(ctx context.Context, tick func()) (fresh, error) {
-		return j.conditionStoreDispatch(ctx, tick, d.opts.Raw(j.n), dir)
+		return j.conditionDeliver(ctx, tick, d.opts.Raw(j.n), dir, true)
 	})
-	// The steps overlap: Condition is the stored copy's conditioning,
+	// The steps overlap: Condition is the conditioning, into both copies,
 	// Dispatch the rest of the time until .new named the file, Store the
 	// time after that until the stored copy was committed.
 	j.rep.Timings.Condition = res.condTime
 	j.rep.Timings.Dispatch = max(0, res.dispTime-res.condTime)
-	j.rep.Timings.Store = time.Since(start) - j.rep.Timings.Condition - j.rep.Timings.Dispatch
+	j.rep.Timings.Store = max(0, time.Since(start)-j.rep.Timings.Condition-j.rep.Timings.Dispatch)
 	src, serr := j.recordStore(res.stored, err)
 	if !res.tried || !res.conditioned {
 		// Nothing was made to dispatch: a raw file that cannot be
@@ -304,14 +298,10 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 	}
 	if serr != nil {
 		src = source{sum: res.sum, size: res.size}
-		if errors.Is(res.dispErr, ErrChecksum) {
-			// Recorded as the store's failure already.
-			res.dispErr = fmt.Errorf("%w (the copy was not kept)", res.dispErr)
-		}
 	}
 	derr := j.recordDispatch(src, res.disp, res.dispErr, false)
 	if serr != nil {
-		if derr != nil && !errors.Is(derr, ErrPending) && !errors.Is(derr, ErrChecksum) {
+		if derr != nil && !errors.Is(derr, ErrPending) {
 			return errors.Join(serr, derr)
 		}
 		return serr
@@ -328,12 +318,19 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 		j.action("removed stale temporary %s", p)
 	}
 
+	if err != nil && !res.conditioned && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// Cut short by the caller (listen stopping): neither the raw file
+		// nor the store is at fault, and the next run starts afresh.
+		j.d.log.Debug("conditioning cut short", "file", j.n.Base, "err", err)
+		return source{}, fmt.Errorf("%s: condition: %w", j.n.Base, err)
+	}
 	cond := j.event(ledger.StepCondition, ledger.StatusOK)
 	cond.RawSize, cond.RawMTime = j.v.Raw.Size, j.v.Raw.MTime
 	var se storeError
-	if err != nil && !res.conditioned && errors.As(err, &se) {
-		// The store failed under the conditioning (full, read-only): the
-		// raw file is not at fault and is not counted as failed.
+	if err != nil && !res.conditioned && (errors.As(err, &se) || errors.Is(err, ErrTimeout)) {
+		// The store failed under the conditioning (full, read-only), or
+		// the store folder or the raw file's stalled: the raw file is not
+		// at fault and is not counted as failed.
 		st := j.event(ledger.StepStore, ledger.StatusFailed)
 		st.Reason, st.Dest = err.Error(), dir
 		j.d.log.Debug("store failed", "file", j.n.Base, "err", err)
@@ -387,6 +384,7 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 	}
 	crash("store/after-ledger")
 	j.rep.Stored = res.path
+	j.rep.draw = res.info.Preview
 	return source{path: res.path, sum: res.sum, size: res.size, uniq: res.info.UniqName}, nil
 }
 

@@ -9,12 +9,11 @@ import (
 // TestPreviewAfterNew: the preview hook runs once the stored copy exists and
 // <CHAN>.new names the frame, and its failure never fails the delivery.
 func TestPreviewAfterNew(t *testing.T) {
-	for _, twin := range []bool{true, false} {
+	{
 		var calls []string
 		var fail error
 		var e *env
 		e = newEnv(t, func(o *Options) {
-			o.Twin = twin
 			o.Preview = func(stored string) error {
 				calls = append(calls, stored)
 				if _, err := os.Stat(stored); err != nil {
@@ -32,7 +31,7 @@ func TestPreviewAfterNew(t *testing.T) {
 		base := e.raw(1, 5000)
 		rep := e.ensure(base, Deliver)
 		if len(calls) != 1 || calls[0] != e.storedPath(base) {
-			t.Fatalf("twin %v: preview calls %q", twin, calls)
+			t.Fatalf("preview calls %q", calls)
 		}
 		if _, err := os.Stat(rep.Stored + ".png"); err != nil {
 			t.Errorf("no preview: %v", err)

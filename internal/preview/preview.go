@@ -60,6 +60,32 @@ func Write(stored string, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("preview %s: MERGED: %w", stored, err)
 	}
+	return draw(stored, m, o)
+}
+
+// WriteGathered draws the previews of the conditioned file stored from
+// what g gathered of its MERGED while it was conditioned: the stored copy
+// is read again only if MERGED has non-finite pixels.
+func WriteGathered(stored string, g *Gatherer, o Options) (Result, error) {
+	m, err := g.Reduced(func(z ZScale, finite int) ([]float32, error) {
+		f, err := fits.Open(stored)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := fits.CheckMergedExt(f.HDUs); err != nil {
+			return nil, err
+		}
+		return finiteSamples(f, f.HDUs[fits.MergedExt], z, finite)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("preview %s: MERGED: %w", stored, err)
+	}
+	return draw(stored, m, o)
+}
+
+// draw writes the preview and the thumbnail of m beside stored.
+func draw(stored string, m Reduced, o Options) (Result, error) {
 	pre, thumb := Paths(stored)
 	res := Result{Preview: pre, Thumb: thumb, Lo: m.Lo, Hi: m.Hi}
 	small := m.Small
@@ -125,87 +151,183 @@ type Reduced struct {
 	Small  Plane
 }
 
+// Gatherer takes the rows of a W×H float32 image in order, big-endian as
+// FITS stores them, and gathers what the previews need as they pass: the
+// 4×4 block sums and astropy's zscale sample. The conditioner feeds it
+// MERGED as it computes it, so that the previews need not read the stored
+// copy back; Reduce feeds it from a file.
+type Gatherer struct {
+	w, h      int // the image
+	bw        int // blocks per row
+	z         ZScale
+	st        int // the sample's stride, over every pixel
+	sum       []float32
+	miss      []int32 // non-finite pixels per block; nil until there is one
+	samples   []float32
+	nonFinite int
+	y         int // rows taken
+}
+
+// NewGatherer starts gathering a w×h image.
+func NewGatherer(w, h int, z ZScale) *Gatherer {
+	if z == (ZScale{}) {
+		z = DefaultZScale
+	}
+	bw, bh := (w+factor-1)/factor, (h+factor-1)/factor
+	return &Gatherer{w: w, h: h, bw: bw, z: z, st: z.stride(w * h),
+		sum: make([]float32, bw*bh), samples: make([]float32, 0, z.NSamples)}
+}
+
+// Rows takes whole rows, the next ones of the image.
+func (g *Gatherer) Rows(b []byte) error {
+	stride := 4 * g.w
+	if len(b)%stride != 0 || g.y+len(b)/stride > g.h {
+		return fmt.Errorf("preview: %d bytes after row %d are not whole rows of a %d×%d image", len(b), g.y, g.w, g.h)
+	}
+	full := g.w / factor // blocks with all four pixels in the row
+	for ; len(b) > 0; b, g.y = b[stride:], g.y+1 {
+		row := b[:stride]
+		by := g.y / factor
+		out := g.sum[by*g.bw : (by+1)*g.bw]
+		out = out[:full]
+		// Two pixels a load; a block with a NaN or an infinity (exponent
+		// all ones) takes the slow path, which counts what it leaves out.
+		const exp = 0x7f800000
+		for bx := range out {
+			p := row[16*bx : 16*bx+16 : 16*bx+16]
+			x := binary.BigEndian.Uint64(p[0:])
+			y := binary.BigEndian.Uint64(p[8:])
+			a, c, d, e := uint32(x>>32), uint32(x), uint32(y>>32), uint32(y)
+			if a&exp == exp || c&exp == exp || d&exp == exp || e&exp == exp {
+				g.addFinite(p, by, bx)
+				continue
+			}
+			out[bx] += math.Float32frombits(a) + math.Float32frombits(c) + math.Float32frombits(d) + math.Float32frombits(e)
+		}
+		if full < g.bw {
+			g.addFinite(row[16*full:], by, full)
+		}
+		if g.nonFinite == 0 {
+			base := g.y * g.w
+			for i := (base + g.st - 1) / g.st * g.st; i < base+g.w && len(g.samples) < g.z.NSamples; i += g.st {
+				g.samples = append(g.samples, math.Float32frombits(binary.BigEndian.Uint32(row[4*(i-base):])))
+			}
+		}
+	}
+	return nil
+}
+
+// addFinite adds the finite pixels of p to block (by, bx) and counts the
+// others, in the block and in the image.
+func (g *Gatherer) addFinite(p []byte, by, bx int) {
+	var n int32
+	bad := addFinite(p, &g.sum[by*g.bw+bx], &n)
+	if bad > 0 {
+		if g.miss == nil {
+			g.miss = make([]int32, len(g.sum))
+		}
+		g.miss[by*g.bw+bx] += int32(bad)
+		g.nonFinite += bad
+	}
+}
+
+// averaged turns the block sums into means over the finite pixels of each
+// block (partial at the right and top edges); NaN where there were none.
+func (g *Gatherer) averaged() Plane {
+	bh := (g.h + factor - 1) / factor
+	for by := range bh {
+		rows := min(factor, g.h-by*factor)
+		for bx := range g.bw {
+			i := by*g.bw + bx
+			n := int32(rows * min(factor, g.w-bx*factor))
+			if g.miss != nil {
+				n -= g.miss[i]
+			}
+			if n == 0 {
+				g.sum[i] = float32(math.NaN())
+			} else {
+				g.sum[i] /= float32(n)
+			}
+		}
+	}
+	return Plane{W: g.bw, H: bh, Pix: g.sum}
+}
+
+// Reduced returns the block average and the zscale limits of the image
+// taken. An image with non-finite pixels needs its sample taken again,
+// since astropy's stride counts finite pixels only: again gives it, or
+// nil if the image cannot be read again.
+func (g *Gatherer) Reduced(again func(z ZScale, finite int) ([]float32, error)) (Reduced, error) {
+	if g.y != g.h {
+		return Reduced{}, fmt.Errorf("preview: %d of %d rows taken", g.y, g.h)
+	}
+	// The sums become the averages: a Gatherer gives its image once.
+	res := Reduced{Small: g.averaged()}
+	samples := g.samples
+	if g.nonFinite > 0 {
+		if again == nil {
+			return res, fmt.Errorf("preview: %d non-finite pixels; the sample must be taken from the file", g.nonFinite)
+		}
+		var err error
+		if samples, err = again(g.z, g.w*g.h-g.nonFinite); err != nil {
+			return Reduced{}, err
+		}
+	}
+	var ok bool
+	if res.Lo, res.Hi, ok = g.z.fromSamples(samples); !ok {
+		return res, errors.New("no finite pixel")
+	}
+	return res, nil
+}
+
 // Reduce reads a float32 image HDU once, streaming: it block-averages it by
 // 4 and takes the zscale sample as it goes. Only an image with non-finite
 // pixels is read a second time, since astropy's stride counts finite
 // pixels only.
 func Reduce(r io.ReaderAt, h *fits.HDU, z ZScale) (Reduced, error) {
-	bitpix, err := h.Header.Int("BITPIX")
+	W, H, err := imageSize(h)
 	if err != nil {
 		return Reduced{}, err
+	}
+	g := NewGatherer(W, H, z)
+	const rows = 64
+	buf := make([]byte, 4*W*rows)
+	for y0 := 0; y0 < H; y0 += rows {
+		n := min(rows, H-y0)
+		b := buf[:4*W*n]
+		if _, err := r.ReadAt(b, h.DataStart()+int64(4*W*y0)); err != nil {
+			return Reduced{}, fmt.Errorf("rows %d-%d: %w", y0+1, y0+n, err)
+		}
+		if err := g.Rows(b); err != nil {
+			return Reduced{}, err
+		}
+	}
+	return g.Reduced(func(z ZScale, finite int) ([]float32, error) { return finiteSamples(r, h, z, finite) })
+}
+
+// imageSize checks that h is a 2-d float32 image and returns its size.
+func imageSize(h *fits.HDU) (w, hh int, err error) {
+	bitpix, err := h.Header.Int("BITPIX")
+	if err != nil {
+		return 0, 0, err
 	}
 	naxis, err := h.Header.Int("NAXIS")
 	if err != nil {
-		return Reduced{}, err
+		return 0, 0, err
 	}
 	if bitpix != -32 || naxis != 2 {
-		return Reduced{}, fmt.Errorf("BITPIX %d NAXIS %d: a 2-d float32 image is expected", bitpix, naxis)
+		return 0, 0, fmt.Errorf("BITPIX %d NAXIS %d: a 2-d float32 image is expected", bitpix, naxis)
 	}
 	n1, err1 := h.Header.Int("NAXIS1")
 	n2, err2 := h.Header.Int("NAXIS2")
 	if err := errors.Join(err1, err2); err != nil {
-		return Reduced{}, err
+		return 0, 0, err
 	}
 	W, H := int(n1), int(n2)
 	if W <= 0 || H <= 0 || int64(W)*int64(H)*4 != h.DataSize {
-		return Reduced{}, fmt.Errorf("image %d×%d does not fill %d bytes", W, H, h.DataSize)
+		return 0, 0, fmt.Errorf("image %d×%d does not fill %d bytes", W, H, h.DataSize)
 	}
-	w, hh := (W+factor-1)/factor, (H+factor-1)/factor
-	sum := make([]float32, w*hh)
-	cnt := make([]int32, w*hh)
-	st := z.stride(W * H)
-	samples := make([]float32, 0, z.NSamples)
-	nonFinite := 0
-	// One block row at a time, read straight from the file.
-	buf := make([]byte, 4*W*factor)
-	for y0 := 0; y0 < H; y0 += factor {
-		rows := min(factor, H-y0)
-		b := buf[:4*W*rows]
-		if _, err := r.ReadAt(b, h.DataStart()+int64(4*W*y0)); err != nil {
-			return Reduced{}, fmt.Errorf("rows %d-%d: %w", y0+1, y0+rows, err)
-		}
-		out := sum[(y0/factor)*w : (y0/factor+1)*w]
-		n := cnt[(y0/factor)*w : (y0/factor+1)*w]
-		for dy := range rows {
-			row := b[4*W*dy : 4*W*(dy+1)]
-			full := W / factor // blocks with all four pixels in the row
-			for bx := range full {
-				p := row[16*bx : 16*bx+16]
-				a := binary.BigEndian.Uint32(p[0:])
-				b := binary.BigEndian.Uint32(p[4:])
-				c := binary.BigEndian.Uint32(p[8:])
-				d := binary.BigEndian.Uint32(p[12:])
-				const exp = 0x7f800000 // all ones: NaN or ±Inf
-				if a&exp != exp && b&exp != exp && c&exp != exp && d&exp != exp {
-					out[bx] += math.Float32frombits(a) + math.Float32frombits(b) + math.Float32frombits(c) + math.Float32frombits(d)
-					n[bx] += factor
-					continue
-				}
-				nonFinite += addFinite(p, &out[bx], &n[bx])
-			}
-			if full < w {
-				nonFinite += addFinite(row[16*full:], &out[full], &n[full])
-			}
-			if nonFinite == 0 {
-				base := (y0 + dy) * W
-				for i := (base + st - 1) / st * st; i < base+W && len(samples) < z.NSamples; i += st {
-					samples = append(samples, math.Float32frombits(binary.BigEndian.Uint32(row[4*(i-base):])))
-				}
-			}
-		}
-	}
-	res := Reduced{Small: averaged(w, hh, sum, cnt)}
-	if nonFinite > 0 {
-		var err error
-		if samples, err = finiteSamples(r, h, z, W*H-nonFinite); err != nil {
-			return Reduced{}, err
-		}
-	}
-	var ok bool
-	if res.Lo, res.Hi, ok = z.fromSamples(samples); !ok {
-		return res, errors.New("no finite pixel")
-	}
-	return res, nil
+	return W, H, nil
 }
 
 // addFinite adds the finite big-endian float32 pixels of p to *sum and

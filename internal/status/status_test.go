@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,7 +28,7 @@ const night = "20260119"
 // line, and a failure for raw files whose name is in bad.
 type fakeCond struct{ bad map[string]bool }
 
-func (c fakeCond) Condition(ctx context.Context, rawPath string, out deliver.Output) (deliver.RawInfo, error) {
+func (c fakeCond) Condition(ctx context.Context, rawPath string, out io.Writer) (deliver.RawInfo, error) {
 	raw, err := os.ReadFile(rawPath)
 	if err != nil {
 		return deliver.RawInfo{}, err
