@@ -376,6 +376,23 @@ func (m Reduced) gray(p Plane, asinh bool) *image.Gray {
 	img := image.NewGray(image.Rect(0, 0, p.W, p.H))
 	span := m.Hi - m.Lo
 	norm := math.Asinh(1 / asinhA)
+	if !asinh && span > 0 {
+		// The linear stretch, the default, without the general loop's
+		// branches: the same arithmetic as below.
+		for y := range p.H {
+			src := p.Pix[y*p.W : (y+1)*p.W]
+			dst := img.Pix[(p.H-1-y)*img.Stride:]
+			dst = dst[:len(src)]
+			for x, f := range src {
+				v := float64(f)
+				if v != v { // NaN: no finite pixel in the block
+					continue
+				}
+				dst[x] = uint8(min(1, max(0, (v-m.Lo)/span))*255 + 0.5)
+			}
+		}
+		return img
+	}
 	for y := range p.H {
 		src := p.Pix[y*p.W : (y+1)*p.W]
 		dst := img.Pix[(p.H-1-y)*img.Stride:]

@@ -164,3 +164,22 @@ func TestReduce(t *testing.T) {
 		}
 	}
 }
+
+// TestGrayLinear: the linear stretch maps the limits to 0 and 255, clips
+// outside them, leaves blocks with no finite pixel black, and puts the FITS
+// bottom row at the bottom of the picture.
+func TestGrayLinear(t *testing.T) {
+	m := Reduced{Lo: 100, Hi: 200}
+	p := Plane{W: 5, H: 2, Pix: []float32{
+		50, 100, 150, 200, 250, // FITS row 1: the bottom
+		float32(math.NaN()), 125, 175, 199.9, 100.1,
+	}}
+	img := m.gray(p, false)
+	want := [][]uint8{{0, 64, 191, 255, 0}, {0, 0, 128, 255, 255}}
+	for y, row := range want {
+		got := img.Pix[y*img.Stride : y*img.Stride+p.W]
+		if !bytes.Equal(got, row) {
+			t.Errorf("picture row %d: %v, want %v", y, got, row)
+		}
+	}
+}
