@@ -309,26 +309,34 @@ func TestRepoHangsMidStream(t *testing.T) {
 		}
 		return nil
 	}
+	rep, err := e.ensureWithin(context.Background(), base, "a hung repoDir held up the stored copy")
+	close(release)
+	e.d.watcher.BG.Wait() // the abandoned write wakes and removes its temporary
+	e.checkPending(base, rep, err, ErrTimeout)
+	if ev := e.latest(base, ledger.StepStore); !ev.Done() || ev.Dest != e.storedPath(base) {
+		t.Fatalf("store: %+v", ev)
+	}
+}
+
+// ensureWithin delivers base (Deliver) and fails the test with stuck if the
+// delivery has not returned within 30 s: for tests of what must not hang.
+func (e *env) ensureWithin(ctx context.Context, base, stuck string) (Report, error) {
+	e.t.Helper()
 	type result struct {
 		rep Report
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		rep, err := e.d.Ensure(context.Background(), base, Deliver)
+		rep, err := e.d.Ensure(ctx, base, Deliver)
 		done <- result{rep, err}
 	}()
-	var r result
 	select {
-	case r = <-done:
+	case r := <-done:
+		return r.rep, r.err
 	case <-time.After(30 * time.Second):
-		t.Fatal("a hung repoDir held up the stored copy")
-	}
-	close(release)
-	e.d.watcher.BG.Wait() // the abandoned write wakes and removes its temporary
-	e.checkPending(base, r.rep, r.err, ErrTimeout)
-	if ev := e.latest(base, ledger.StepStore); !ev.Done() || ev.Dest != e.storedPath(base) {
-		t.Fatalf("store: %+v", ev)
+		e.t.Fatal(stuck)
+		return Report{}, nil
 	}
 }
 
@@ -662,24 +670,10 @@ func TestCancelMidStream(t *testing.T) {
 		}
 		return nil
 	}
-	type result struct {
-		rep Report
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rep, err := e.d.Ensure(ctx, base, Deliver)
-		done <- result{rep, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("a cancelled delivery did not return")
-	}
+	rep, err := e.ensureWithin(ctx, base, "a cancelled delivery did not return")
 	e.d.watcher.BG.Wait()
-	if !errors.Is(r.err, context.Canceled) || r.rep.Failed || !strings.HasPrefix(r.err.Error(), base+": ") {
-		t.Fatalf("err %v, report %+v", r.err, r.rep)
+	if !errors.Is(err, context.Canceled) || rep.Failed || !strings.HasPrefix(err.Error(), base+": ") {
+		t.Fatalf("err %v, report %+v", err, rep)
 	}
 	if ev := e.latest(base, ledger.StepCondition); ev.Status == ledger.StatusFailed {
 		t.Fatalf("a cancelled delivery recorded as a failed conditioning: %+v", ev)
@@ -708,19 +702,7 @@ func TestStoreStallIsNotARawFault(t *testing.T) {
 		}
 		return nil
 	}
-	done := make(chan error, 1)
-	var rep Report
-	go func() {
-		var err error
-		rep, err = e.d.Ensure(context.Background(), base, Deliver)
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("a stalled store folder held the delivery")
-	}
+	rep, err := e.ensureWithin(context.Background(), base, "a stalled store folder held the delivery")
 	if !errors.Is(err, ErrTimeout) || rep.Failed || !strings.HasPrefix(err.Error(), base+": store: ") {
 		t.Fatalf("err %v, report %+v", err, rep)
 	}
