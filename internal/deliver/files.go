@@ -377,6 +377,12 @@ func (j *job) ownCopy(path string) bool {
 			return true
 		}
 	}
+	// A copy the generation made before a later event of its step stopped
+	// naming it (a dispatch pending since) is still its own.
+	if g := j.v.Gen; j.v.Identity != judge.NewExposure && g >= 0 && g < len(j.v.History.Generations) {
+		_, ok := j.v.History.Generations[g].Copies[path]
+		return ok
+	}
 	return false
 }
 

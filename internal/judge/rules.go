@@ -413,23 +413,26 @@ func OwnedLater(h ledger.FileHistory, gen int, path string) bool {
 	if path == "" || gen < 0 || gen >= len(h.Generations) {
 		return false
 	}
-	mine := time.Time{}
-	for _, ev := range h.Generations[gen].Steps {
-		if ev.Dest == path && ev.Done() && ev.Time.After(mine) {
-			mine = ev.Time
-		}
-	}
+	mine, _ := copyTime(h.Generations[gen], path)
 	for i, g := range h.Generations {
-		if i == gen {
-			continue
-		}
-		for _, ev := range g.Steps {
-			if ev.Dest == path && ev.Done() && ev.Time.After(mine) {
-				return true
-			}
+		if t, ok := copyTime(g, path); ok && i != gen && t.After(mine) {
+			return true
 		}
 	}
 	return false
+}
+
+// copyTime is the latest time a done event of g recorded a copy at path:
+// from the ledger's Copies, and from the latest events for a generation
+// made without them.
+func copyTime(g ledger.Generation, path string) (time.Time, bool) {
+	t, ok := g.Copies[path]
+	for _, ev := range g.Steps {
+		if ev.Dest == path && ev.Done() && (!ok || ev.Time.After(t)) {
+			t, ok = ev.Time, true
+		}
+	}
+	return t, ok
 }
 
 // yieldCopies gives up the copies another exposure of the name recorded at

@@ -56,11 +56,16 @@ type Generation struct {
 	RawSize   int64
 	RawMTime  int64            // Unix nanoseconds; 0 when no event recorded it
 	Steps     map[string]Event // latest event per step
+	// Copies is every path a done event of the generation recorded a copy
+	// at, with the time of the latest: a copy stays this exposure's after a
+	// later event of its step (a pending dispatch) stopped naming it.
+	Copies map[string]time.Time
 }
 
 // Clone is a deep copy.
 func (g Generation) Clone() Generation {
 	g.Steps = maps.Clone(g.Steps)
+	g.Copies = maps.Clone(g.Copies)
 	return g
 }
 
@@ -289,6 +294,14 @@ func (n *nightLog) apply(ev Event) {
 		n.keys++
 	}
 	g.Steps[ev.Step] = ev
+	if ev.Done() && ev.Dest != "" {
+		if g.Copies == nil {
+			g.Copies = map[string]time.Time{}
+		}
+		if t, ok := g.Copies[ev.Dest]; !ok || ev.Time.After(t) {
+			g.Copies[ev.Dest] = ev.Time
+		}
+	}
 }
 
 // generation finds the generation of an event naming raw checksum sum ("":
@@ -613,14 +626,16 @@ func (l *Ledger) compact(n *nightLog) error {
 }
 
 // Compacted keeps, of events in order, the latest of each step of each
-// generation of each file, in their order, each carrying its generation's
-// raw checksum so that it still belongs to it once the events between are
-// gone.
+// generation of each file, and the latest done event naming each copy
+// (which keeps Generation.Copies), in their order, each carrying its
+// generation's raw checksum so that it still belongs to it once the events
+// between are gone.
 func Compacted(events []Event) []Event {
 	type key struct {
 		file string
 		gen  *Generation
 		step string
+		dest string
 	}
 	hist := map[string]*history{}
 	keys := make([]key, len(events))
@@ -633,15 +648,18 @@ func Compacted(events []Event) []Event {
 		}
 		g := h.generation(ev.RawSHA256)
 		gens[i] = g
-		keys[i] = key{ev.File, g, ev.Step}
+		keys[i] = key{ev.File, g, ev.Step, ""}
 	}
 	last := map[key]int{}
-	for i := range events {
+	for i, ev := range events {
 		last[keys[i]] = i
+		if ev.Done() && ev.Dest != "" {
+			last[key{ev.File, gens[i], "", ev.Dest}] = i
+		}
 	}
 	var out []Event
 	for i, ev := range events {
-		if last[keys[i]] != i {
+		if last[keys[i]] != i && !(ev.Done() && ev.Dest != "" && last[key{ev.File, gens[i], "", ev.Dest}] == i) {
 			continue
 		}
 		if ev.RawSHA256 == "" {

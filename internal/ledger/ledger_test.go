@@ -635,3 +635,44 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+// TestCopiesOutliveLaterEvents: a copy a generation made stays in its
+// Copies after a later event of the same step (a pending dispatch) stops
+// naming it, and after compaction.
+func TestCopiesOutliveLaterEvents(t *testing.T) {
+	l, err := Open(t.TempDir(), "mods1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t0 := time.Date(2026, 1, 19, 3, 0, 0, 0, time.UTC)
+	for i, ev := range []Event{
+		{File: fa, Step: StepCondition, Status: StatusOK, RawSHA256: "r1", RawSize: 10, RawMTime: 100},
+		{File: fa, Step: StepStore, Status: StatusOK, Dest: "/p/a"},
+		{File: fa, Step: StepDispatch, Status: StatusOK, Dest: "/r/a"},
+		{File: fa, Step: StepDispatch, Status: StatusPending, Reason: "/r: timed out"},
+		{File: fa, Step: StepDispatch, Status: StatusFailed, Dest: "/r/b", Reason: "no space"},
+	} {
+		ev.Time = t0.Add(time.Duration(i) * time.Minute)
+		if err := l.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		gens, cur := l.Generations(fa)
+		g := gens[cur]
+		if g.Steps[StepDispatch].Status != StatusFailed {
+			t.Fatalf("%s: latest dispatch %+v", when, g.Steps[StepDispatch])
+		}
+		want := map[string]time.Time{"/p/a": t0.Add(time.Minute), "/r/a": t0.Add(2 * time.Minute)}
+		if !reflect.DeepEqual(g.Copies, want) {
+			t.Fatalf("%s: copies %v, want %v", when, g.Copies, want)
+		}
+	}
+	check("appended")
+	if err := l.Compact("20260119"); err != nil {
+		t.Fatal(err)
+	}
+	check("compacted")
+}
