@@ -341,6 +341,7 @@ func (d *Deliverer) ensure(ctx context.Context, rawName string, how Mode, rep *R
 	if how&Announced != 0 {
 		j.announced = announcedAt(ctx, start)
 	}
+	defer j.end()
 	return j.run(ctx, kind)
 }
 

@@ -284,6 +284,9 @@ func TestHangingRepo(t *testing.T) {
 	}
 
 	e.d.opts.Repo.Timeout = time.Hour
+	// The copy cut short is still known as this exposure's, although the
+	// latest dispatch event (pending) no longer names it: it is repaired in
+	// place, not left under the frame's name beside a renamed copy.
 	e.ensure(base, Deliver)
 	e.checkDelivered(base)
 }
@@ -715,6 +718,61 @@ func TestStoreStallIsNotARawFault(t *testing.T) {
 	close(release)
 	e.d.watcher.BG.Wait()
 	e.d.fault = nil
+	e.ensure(base, Deliver)
+	e.checkDelivered(base)
+}
+
+// TestAbandonedDispatchLeavesTheJobAlone: a dispatch side abandoned after
+// the repository's timeout that wakes up later, in the middle of choosing a
+// name, still asks whether the copy there is the job's own; by then the job
+// has recorded its ledger lines and returned its report. It must find the
+// job's state behind its lock and add nothing to the report (run with -race:
+// the hang is a sleep, so nothing orders the two goroutines but that lock),
+// and it commits nothing.
+func TestAbandonedDispatchLeavesTheJobAlone(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 5000)
+	e.ensure(base, Deliver)
+	repo := e.repoPath(base)
+	b := mustRead(t, repo)
+	os.WriteFile(repo, b[:len(b)-2880], 0o644) // our own copy, cut short: ownDamaged is asked without hashing
+	e.d.opts.Repo.Timeout = 50 * time.Millisecond
+	var stats atomic.Int32
+	woke := make(chan struct{})
+	e.d.fault = func(op, path string) error {
+		// The first stat of the copy is the judge's, the second the
+		// dispatch side's, choosing its name.
+		if op == "stat" && path == repo && stats.Add(1) == 2 {
+			time.Sleep(300 * time.Millisecond) // past the timeout; no channel from the test
+			defer close(woke)
+		}
+		return nil
+	}
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	if !errors.Is(err, ErrPending) || !errors.Is(err, ErrTimeout) || !rep.Pending {
+		t.Fatalf("err %v (want pending and timed out), report %+v", err, rep)
+	}
+	if ev := e.latest(base, ledger.StepDispatch); ev.Status != ledger.StatusPending {
+		t.Fatalf("ledger %+v", ev)
+	}
+	actions := strings.Join(rep.Actions, "\n")
+	select {
+	case <-woke:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hung dispatch never woke")
+	}
+	e.d.watcher.BG.Wait()
+	if strings.Contains(actions, "replacing damaged copy") {
+		t.Fatalf("the report names a repair the abandoned side made after the job: %s", actions)
+	}
+	if got := mustRead(t, repo); len(got) != len(b)-2880 {
+		t.Fatalf("the abandoned dispatch side wrote %s (%d bytes)", repo, len(got))
+	}
+	e.d.fault = nil
+	e.d.opts.Repo.Timeout = time.Hour
+	// The copy cut short is still known as this exposure's, although the
+	// latest dispatch event (pending) no longer names it: it is repaired in
+	// place, not left under the frame's name beside a renamed copy.
 	e.ensure(base, Deliver)
 	e.checkDelivered(base)
 }

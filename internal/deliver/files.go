@@ -354,20 +354,25 @@ func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, u
 // ownDamaged reports whether path is a copy the ledger records for this
 // file: other bytes there mean it was damaged, and a rename would leave the
 // damage in place.
+//
+// It is asked from the goroutines watched on a folder, which may outlive
+// the job (see job.mu).
 func (j *job) ownDamaged(path string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if !j.ownCopy(path) {
 		return false
 	}
 	if !j.damaged[path] {
 		j.d.log.Warn("replacing a damaged copy", "file", j.n.Base, "path", path)
-		j.action("replacing damaged copy %s", path)
+		j.actionLocked("replacing damaged copy %s", path)
 	}
 	j.damaged[path] = true
 	return true
 }
 
 // ownCopy reports whether the ledger records path as a copy this file was
-// delivered to.
+// delivered to. Outside the job's goroutine, it is called under j.mu.
 func (j *job) ownCopy(path string) bool {
 	if judge.OwnedLater(j.v.History, j.v.Gen, path) {
 		return false // another exposure of the name has it now

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/obsdata/dataman/internal/frame"
@@ -31,6 +32,22 @@ type job struct {
 	announced time.Time
 	// damaged holds copies of ours found with the wrong bytes, reported once.
 	damaged map[string]bool
+
+	// mu guards what a watched goroutine may touch while the job goes on
+	// without it (one abandoned after its timeout, still asking ownDamaged
+	// whether a copy is ours): state, damaged, rep.Actions and ended. The
+	// job's own goroutine writes them only under mu; it reads state without.
+	mu sync.Mutex
+	// ended is set when the job has returned its report: an abandoned
+	// goroutine that wakes later adds nothing to it.
+	ended bool
+}
+
+// end marks the job's report as handed over.
+func (j *job) end() {
+	j.mu.Lock()
+	j.ended = true
+	j.mu.Unlock()
 }
 
 // source is a stored copy with its known checksum: what dispatch copies.
@@ -42,7 +59,15 @@ type source struct {
 }
 
 func (j *job) action(format string, args ...any) {
-	j.rep.Actions = append(j.rep.Actions, fmt.Sprintf(format, args...))
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.actionLocked(format, args...)
+}
+
+func (j *job) actionLocked(format string, args ...any) {
+	if !j.ended {
+		j.rep.Actions = append(j.rep.Actions, fmt.Sprintf(format, args...))
+	}
 }
 
 // judge takes the judge's verdict: the generation the raw file is, and its
@@ -255,7 +280,9 @@ func (j *job) record(ev ledger.Event) error {
 	if err := j.lg.Append(ev); err != nil {
 		return fmt.Errorf("%s: ledger: recording %s %s: %w", j.n.Base, ev.Step, ev.Status, err)
 	}
+	j.mu.Lock()
 	j.state[ev.Step] = ev
+	j.mu.Unlock()
 	return nil
 }
 
@@ -515,6 +542,7 @@ func (j *job) dispatchEarlier(ctx context.Context) error {
 		sub := &job{d: j.d, n: j.n, lg: j.lg, how: DispatchOnly, rep: &Report{File: j.n.Base},
 			state: maps.Clone(g.Steps), rawSHA: g.RawSHA256, damaged: map[string]bool{}}
 		err := sub.dispatch(ctx, source{path: st.Dest, sum: st.OutSHA256, size: st.OutSize, uniq: sub.uniqName(st)})
+		sub.end()
 		for _, a := range sub.rep.Actions {
 			j.action("earlier exposure (raw sha256 %.12s…): %s", g.RawSHA256, a)
 		}
