@@ -10,6 +10,15 @@
 #   floor       between those frames, the time this machine takes to write
 #               one conditioned full frame to a new file with fsync (dd
 #               conv=fsync): no delivery can put a frame in /newdata faster;
+#               the file is removed at once, so the next one may reuse its
+#               pages, or those listen dropped after its last delivery;
+#   kept floor  the same copy into a file kept until the end, as listen's
+#               /newdata copies are: into pages new to the page cache, which
+#               on this virtual machine cost far more than pages just freed;
+#   bound       what the delivery cannot avoid once its conditioning is free
+#               (.ci/bench/bound): the conditioned frame, read from the page
+#               cache, written into two new files kept until the end and
+#               hashed with SHA-256 at once, then one of them fsynced;
 #   cpu         the CPU time (user + system) listen spent per full frame of
 #               the latency run, previews included, against the CPU time of
 #               "dataman condition" of the same frames, one process each
@@ -52,6 +61,7 @@ else
 	(cd "$repo" && go build -o "$WORK/dataman" ./cmd/dataman)
 	dm="$WORK/dataman"
 fi
+(cd "$repo" && go build -o "$WORK/bound" ./.ci/bench/bound)
 jobs=()
 [ -n "${JOBS:-}" ] && jobs=(--jobs "$JOBS")
 [ -n "${PREVIEW:-}" ] && jobs+=(--set "preview.enabled=$PREVIEW")
@@ -132,6 +142,9 @@ sync
 start "$WORK/latency"
 : >latency.txt
 : >floor.txt
+: >kept.txt
+: >bound.txt
+mkdir -p kept
 i=0
 cpu0=$(cputime "$pid")
 for f in $(cd dataman-data/raw/mods1b && ls); do
@@ -150,6 +163,13 @@ for f in $(cd dataman-data/raw/mods1b && ls); do
 	t1=$(now)
 	rm -f "floor.$i"
 	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>floor.txt
+	sleep "${PACE:-3}"
+	t0=$(now)
+	dd if="dataman-data/newdata/$f" of="kept/floor.$i" bs=1M conv=fsync status=none
+	t1=$(now)
+	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>kept.txt
+	sleep "${PACE:-3}"
+	"$WORK/bound" "dataman-data/newdata/$f" "kept/store.$i" "kept/newdata.$i" | awk '{print $1}' >>bound.txt
 done
 cpu1=$(cputime "$pid")
 stop
@@ -165,7 +185,14 @@ done
 rm -rf cond
 echo "latency, datagram to MODS1B.new, $N full frames, ${PACE:-3} s apart: $(stats <latency.txt)"
 echo "floor, one fsynced copy of a conditioned frame (dd), between them: $(stats <floor.txt)"
-paste latency.txt floor.txt | awk '{print $1 / $2}' | sort -g | awk '{v[NR] = $1} END {printf "  latency / floor, frame by frame: median %.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+echo "kept floor, the same copy into a file kept until the end: $(stats <kept.txt)"
+echo "bound, two copies kept and a SHA-256 at once, one fsynced, no conditioning: $(stats <bound.txt)"
+# ratio A B LABEL: the median, frame by frame, of A / B.
+ratio() { paste "$1" "$2" | awk '{print $1 / $2}' | sort -g | awk -v l="$3" '{v[NR] = $1} END {printf "  %s, frame by frame: median %.2f\n", l, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ratio latency.txt floor.txt "latency / floor"
+ratio latency.txt kept.txt "latency / kept floor"
+ratio bound.txt floor.txt "bound / floor"
+ratio bound.txt kept.txt "bound / kept floor"
 echo "  step medians: check $(step check) s  condition $(step condition) s  store $(step store) s  dispatch $(step dispatch) s  listen's own time (check, queue, ledger) $(overhead) s"
 condcpu=$(sort -g cond-cpu.txt | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
 awk -v a="$cpu0" -v b="$cpu1" -v n="$N" -v c="$condcpu" 'BEGIN {
