@@ -54,7 +54,7 @@ for i in $(seq "$runs"); do
 	rm -rf "$work/cp1" "$work/cp2"
 	mkdir -p "$work/cp1" "$work/cp2"
 	sync
-	"$work/bound" -both "$work/ref/$name" "$work/cp1/$name" "$work/cp2/$name" | awk '{print $2}' >>"$work/bound.txt"
+	"$work/bound" "$work/ref/$name" "$work/cp1/$name" "$work/cp2/$name" | awk '{print $2}' >>"$work/bound.txt"
 done
 dm=$(sort -n "$work/dm.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 rss=$(sort -k2 -n "$work/dm.txt" | awk '{a[NR]=$2} END {printf "%.1f", a[int((NR+1)/2)]/1024}')

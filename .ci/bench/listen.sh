@@ -12,13 +12,16 @@
 #               conv=fsync): no delivery can put a frame in /newdata faster;
 #               the file is removed at once, so the next one may reuse its
 #               pages, or those listen dropped after its last delivery;
-#   kept floor  the same copy into a file kept until the end, as listen's
-#               /newdata copies are: into pages new to the page cache, which
-#               on this virtual machine cost far more than pages just freed;
-#   bound       what the delivery cannot avoid once its conditioning is free
+#   kept floor  after the latency run, the same copy into a file kept until
+#               the end, as listen's /newdata copies are: into pages new to
+#               the page cache, which on this virtual machine cost far more
+#               than pages just freed;
+#   bound       after the latency run, what the delivery cannot avoid once its conditioning is free
 #               (.ci/bench/bound): the conditioned frame, read from the page
 #               cache, written into two new files kept until the end and
-#               hashed with SHA-256 at once, then one of them fsynced;
+#               hashed with SHA-256 at once, until one of them is fsynced
+#               (the other then is too, untimed, so that no writeback is
+#               left for the next frame);
 #   cpu         the CPU time (user + system) listen spent per full frame of
 #               the latency run, previews included, against the CPU time of
 #               "dataman condition" of the same frames, one process each
@@ -163,6 +166,15 @@ for f in $(cd dataman-data/raw/mods1b && ls); do
 	t1=$(now)
 	rm -f "floor.$i"
 	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>floor.txt
+done
+cpu1=$(cputime "$pid")
+stop
+# The kept floor and the bound, frame by frame, once listen has stopped:
+# measured between the frames they would change what the next frame finds
+# in the page cache.
+i=0
+for f in $(cd dataman-data/raw/mods1b && ls); do
+	i=$((i + 1))
 	sleep "${PACE:-3}"
 	t0=$(now)
 	dd if="dataman-data/newdata/$f" of="kept/floor.$i" bs=1M conv=fsync status=none
@@ -171,8 +183,6 @@ for f in $(cd dataman-data/raw/mods1b && ls); do
 	sleep "${PACE:-3}"
 	"$WORK/bound" "dataman-data/newdata/$f" "kept/store.$i" "kept/newdata.$i" | awk '{print $1}' >>bound.txt
 done
-cpu1=$(cputime "$pid")
-stop
 # The CPU time of conditioning each of the same frames on its own. The
 # outputs are kept until the end, as listen keeps its copies: each writes
 # into pages new to the page cache, which costs this virtual machine more
