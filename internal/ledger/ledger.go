@@ -626,8 +626,8 @@ func (l *Ledger) compact(n *nightLog) error {
 }
 
 // Compacted keeps, of events in order, the latest of each step of each
-// generation of each file, and the latest done event naming each copy
-// (which keeps Generation.Copies), in their order, each carrying its
+// generation of each file, and the done event with the latest time naming
+// each copy (which keeps Generation.Copies), in their order, each carrying its
 // generation's raw checksum so that it still belongs to it once the events
 // between are gone.
 func Compacted(events []Event) []Event {
@@ -654,7 +654,12 @@ func Compacted(events []Event) []Event {
 	for i, ev := range events {
 		last[keys[i]] = i
 		if ev.Done() && ev.Dest != "" {
-			last[key{ev.File, gens[i], "", ev.Dest}] = i
+			// The copy's latest by time, as apply keeps it: two processes
+			// may append their lines out of time order.
+			k := key{ev.File, gens[i], "", ev.Dest}
+			if j, ok := last[k]; !ok || !ev.Time.Before(events[j].Time) {
+				last[k] = i
+			}
 		}
 	}
 	var out []Event

@@ -652,8 +652,14 @@ func TestCopiesOutliveLaterEvents(t *testing.T) {
 		{File: fa, Step: StepDispatch, Status: StatusOK, Dest: "/r/a"},
 		{File: fa, Step: StepDispatch, Status: StatusPending, Reason: "/r: timed out"},
 		{File: fa, Step: StepDispatch, Status: StatusFailed, Dest: "/r/b", Reason: "no space"},
+		// Another process's line, appended after a later one: the copy
+		// keeps its latest time, not its last line's.
+		{File: fa, Step: StepStore, Status: StatusAlready, Dest: "/p/a"},
 	} {
 		ev.Time = t0.Add(time.Duration(i) * time.Minute)
+		if i == 5 {
+			ev.Time = t0.Add(30 * time.Second)
+		}
 		if err := l.Append(ev); err != nil {
 			t.Fatal(err)
 		}
