@@ -776,3 +776,39 @@ func TestAbandonedDispatchLeavesTheJobAlone(t *testing.T) {
 	e.ensure(base, Deliver)
 	e.checkDelivered(base)
 }
+
+// TestAbandonedSideReportsNoRepair: a dispatch side abandoned after the
+// repository's timeout that wakes while the job is still storing, and then
+// finds our own damaged copy under the name, commits nothing: the report
+// must not say that copy is being replaced.
+func TestAbandonedSideReportsNoRepair(t *testing.T) {
+	e := newEnv(t, nil)
+	base := e.raw(1, 5000)
+	e.ensure(base, Deliver)
+	repo := e.repoPath(base)
+	b := mustRead(t, repo)
+	os.WriteFile(repo, b[:len(b)-2880], 0o644) // our copy, cut short
+	os.Remove(e.storedPath(base))              // so the frame is conditioned again, in one pass
+	e.d.opts.Repo.Timeout = 50 * time.Millisecond
+	var stats atomic.Int32
+	e.d.fault = func(op, path string) error {
+		switch {
+		case op == "stat" && path == repo && stats.Add(1) == 2:
+			time.Sleep(200 * time.Millisecond) // the dispatch side, choosing its name, past its timeout
+		case op == "sync" && strings.HasPrefix(path, e.ProcDir):
+			time.Sleep(500 * time.Millisecond) // the job is still storing when it wakes
+		}
+		return nil
+	}
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	if !errors.Is(err, ErrPending) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	e.d.watcher.BG.Wait()
+	if hasAction(rep, "replacing damaged copy") {
+		t.Fatalf("the report names a repair nobody made: %q", rep.Actions)
+	}
+	if got := mustRead(t, repo); len(got) != len(b)-2880 {
+		t.Fatalf("%s was written (%d bytes)", repo, len(got))
+	}
+}

@@ -333,10 +333,10 @@ func (j *job) copyFile(ctx context.Context, tick func(), src source, name string
 // target is where this job's file goes in dir: place's rule, with the
 // delivery path's own fault injection and stall timer, and one rule more: a
 // copy the ledger records as this file's own is replaced when damaged.
-func (j *job) target(tick func(), dir, uniq string, pol Policy) place.Target {
+func (j *job) target(ctx context.Context, tick func(), dir, uniq string, pol Policy) place.Target {
 	return place.Target{
 		Dir: dir, Base: j.n.Base, Uniq: uniq, Policy: pol,
-		Own:   j.ownDamaged,
+		Own:   func(path string) bool { return j.ownDamaged(ctx, path) },
 		Taken: func(path string) { j.d.log.Warn("name taken by a different file", "path", path) },
 		Check: j.d.inject,
 		Tick:  tick,
@@ -344,11 +344,11 @@ func (j *job) target(tick func(), dir, uniq string, pol Policy) place.Target {
 }
 
 func (j *job) choose(ctx context.Context, tick func(), dir, uniq string, pol Policy, h digest) (string, place.How, error) {
-	return j.target(tick, dir, uniq, pol).Choose(ctx, h.content())
+	return j.target(ctx, tick, dir, uniq, pol).Choose(ctx, h.content())
 }
 
 func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, uniq string, pol Policy, h digest) (string, bool, error) {
-	return j.target(tick, dir, uniq, pol).Place(ctx, f, h.content())
+	return j.target(ctx, tick, dir, uniq, pol).Place(ctx, f, h.content())
 }
 
 // ownDamaged reports whether path is a copy the ledger records for this
@@ -356,25 +356,42 @@ func (j *job) place(ctx context.Context, tick func(), f *atomicfile.File, dir, u
 // damage in place.
 //
 // It is asked from the goroutines watched on a folder, which may outlive
-// the job (see job.mu).
-func (j *job) ownDamaged(path string) bool {
+// the job (see job.mu); one whose ctx is done (abandoned, or the job given
+// up) commits nothing, so it reports no repair either.
+func (j *job) ownDamaged(ctx context.Context, path string) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if !j.ownCopy(path) {
 		return false
 	}
-	if !j.damaged[path] {
+	if ctx.Err() == nil && !j.damaged[path] {
 		j.d.log.Warn("replacing a damaged copy", "file", j.n.Base, "path", path)
 		j.actionLocked("replacing damaged copy %s", path)
+		j.damaged[path] = true
 	}
-	j.damaged[path] = true
 	return true
 }
 
-// ownCopy reports whether the ledger records path as a copy this file was
-// delivered to. Outside the job's goroutine, it is called under j.mu.
+// ownCopy reports whether path is a copy of this exposure's: one its
+// ledger events record, unless a later exposure of the name recorded a
+// copy there since. The ledger is read again rather than the judge's view
+// of it, because this run may have dispatched an earlier exposure there
+// meanwhile. Outside the job's goroutine, it is called under j.mu.
 func (j *job) ownCopy(path string) bool {
-	if judge.OwnedLater(j.v.History, j.v.Gen, path) {
+	hist, gen := j.v.History, j.v.Gen
+	if j.v.Identity == judge.NewExposure {
+		gen = -1
+	}
+	if j.lg != nil && j.rawSHA != "" {
+		gens, cur := j.lg.Generations(j.n.Base)
+		hist, gen = ledger.FileHistory{Generations: gens, Current: cur}, -1
+		for i, g := range gens {
+			if g.RawSHA256 == j.rawSHA {
+				gen = i
+			}
+		}
+	}
+	if judge.OwnedLater(hist, gen, path) {
 		return false // another exposure of the name has it now
 	}
 	for _, ev := range j.state {
@@ -384,8 +401,8 @@ func (j *job) ownCopy(path string) bool {
 	}
 	// A copy the generation made before a later event of its step stopped
 	// naming it (a dispatch pending since) is still its own.
-	if g := j.v.Gen; j.v.Identity != judge.NewExposure && g >= 0 && g < len(j.v.History.Generations) {
-		_, ok := j.v.History.Generations[g].Copies[path]
+	if gen >= 0 && gen < len(hist.Generations) {
+		_, ok := hist.Generations[gen].Copies[path]
 		return ok
 	}
 	return false

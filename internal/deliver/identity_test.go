@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -230,4 +231,69 @@ func TestEarlierPendingExposureIsDispatched(t *testing.T) {
 	if pending, _ := e.d.Pending(); len(pending) != 0 {
 		t.Fatalf("still pending: %v", pending)
 	}
+}
+
+// TestEarlierExposureDispatchedInTheSameRunIsNotRepaired: an earlier
+// exposure dispatched under the frame's name by this very run is that
+// exposure's copy, not the current exposure's own damaged one, even though
+// the current one once had a copy there (the archive took it, and its
+// dispatch went pending since). Its bytes stay; the current exposure goes
+// under its UNIQNAME.
+func TestEarlierExposureDispatchedInTheSameRunIsNotRepaired(t *testing.T) {
+	e := newEnv(t, tickingClock)
+	base := e.raw(1, 5000)
+	e.ensure(base, Archive) // exposure A: stored only
+	stored := e.storedPath(base)
+	fi, _ := os.Stat(stored)
+	a := mustRead(t, stored)
+	os.Chtimes(stored, fi.ModTime(), fi.ModTime().Add(time.Hour)) // not intact: A is not dispatched yet
+	e.replaceRaw(base, 5000, "the second exposure")
+	if rep := e.ensure(base, Deliver); rep.Dispatched != e.repoPath(base) {
+		t.Fatalf("B: %+v", rep)
+	}
+	os.Remove(e.repoPath(base)) // the archive takes B's copy
+	e.d.fault = repoFault(e, "create", syscall.ENOSPC)
+	if _, err := e.d.Ensure(context.Background(), base, Deliver); !errors.Is(err, ErrPending) {
+		t.Fatal(err)
+	}
+	e.d.fault = nil
+	os.Chtimes(stored, fi.ModTime(), fi.ModTime()) // A intact again
+	rep := e.ensure(base, Deliver)
+	if got := mustRead(t, e.repoPath(base)); string(got) != string(a) {
+		t.Fatalf("the earlier exposure's copy under %s was replaced (%d bytes); actions %q", base, len(got), rep.Actions)
+	}
+	if rep.Dispatched == e.repoPath(base) || hasAction(rep, "replacing damaged copy") {
+		t.Fatalf("the current exposure claimed the earlier one's copy: %+v", rep)
+	}
+}
+
+// TestEarlierExposureRepairsItsDamagedCopy: an earlier exposure whose copy
+// in /newdata was damaged, and whose repair went pending before the number
+// was reused, still knows that copy as its own: it is repaired in place,
+// not left under the frame's name beside a renamed copy.
+func TestEarlierExposureRepairsItsDamagedCopy(t *testing.T) {
+	e := newEnv(t, tickingClock)
+	base := e.raw(1, 5000)
+	e.ensure(base, Deliver) // exposure A, delivered
+	repo := e.repoPath(base)
+	b := mustRead(t, repo)
+	a := e.want(base)
+	os.WriteFile(repo, b[:len(b)-2880], 0o644) // A's copy cut short
+	e.d.fault = repoFault(e, "create", syscall.ENOSPC)
+	if _, err := e.d.Ensure(context.Background(), base, Deliver); !errors.Is(err, ErrPending) {
+		t.Fatal(err)
+	}
+	e.d.fault = nil
+	e.replaceRaw(base, 5000, "the second exposure")
+	rep := e.ensure(base, Deliver)
+	if got := mustRead(t, repo); string(got) != string(a) {
+		t.Fatalf("%s holds %d bytes, not the earlier exposure's repaired copy; actions %q", base, len(got), rep.Actions)
+	}
+}
+
+// tickingClock makes the ledger's times advance by a millisecond an event,
+// where a test needs to tell which of two copies at a place came later.
+func tickingClock(o *Options) {
+	var n atomic.Int64
+	o.Now = func() time.Time { return fixedNow.Add(time.Duration(n.Add(1)) * time.Millisecond) }
 }

@@ -35,12 +35,20 @@ type job struct {
 
 	// mu guards what a watched goroutine may touch while the job goes on
 	// without it (one abandoned after its timeout, still asking ownDamaged
-	// whether a copy is ours): state, damaged, rep.Actions and ended. The
-	// job's own goroutine writes them only under mu; it reads state without.
+	// whether a copy is ours): state, rawSHA, damaged, rep.Actions and
+	// ended. The job's own goroutine writes them only under mu, once
+	// goroutines run; it reads them without.
 	mu sync.Mutex
 	// ended is set when the job has returned its report: an abandoned
 	// goroutine that wakes later adds nothing to it.
 	ended bool
+}
+
+// setRawSHA sets rawSHA, which ownCopy reads from watched goroutines.
+func (j *job) setRawSHA(sum string) {
+	j.mu.Lock()
+	j.rawSHA = sum
+	j.mu.Unlock()
 }
 
 // end marks the job's report as handed over.
@@ -377,7 +385,7 @@ func (j *job) recordStore(res stored, err error) (source, error) {
 		return source{}, fmt.Errorf("%s: condition: %w", j.n.Base, err)
 	}
 	cond.RawSize, cond.RawSHA256 = res.info.Size, res.info.SHA256
-	j.rawSHA = cmp.Or(res.info.SHA256, j.rawSHA)
+	j.setRawSHA(cmp.Or(res.info.SHA256, j.rawSHA))
 	cond.OutSize, cond.OutSHA256 = res.size, res.sum
 	if res.info.UniqName != "" {
 		cond.Extra = map[string]string{"uniqname": res.info.UniqName}
@@ -516,7 +524,7 @@ func (j *job) rawIdentity(raw string) string {
 	if err != nil {
 		return ""
 	}
-	j.rawSHA = h.sum
+	j.setRawSHA(h.sum)
 	return h.sum
 }
 
