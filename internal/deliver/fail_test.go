@@ -812,3 +812,31 @@ func TestAbandonedSideReportsNoRepair(t *testing.T) {
 		t.Fatalf("%s was written (%d bytes)", repo, len(got))
 	}
 }
+
+// TestSlowRepoDoesNotHoldTheStore: a /newdata that takes every piece, but
+// slowly, is no stall; once the stored copy has waited delivery.repo.timeout
+// for it in all, the dispatch side is dropped, the stored copy is finished
+// alone, and the /newdata copy is then made by copying it.
+func TestSlowRepoDoesNotHoldTheStore(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Repo.Timeout = 150 * time.Millisecond })
+	base := e.raw(1, 20*chunk)
+	var slowed atomic.Int32
+	e.d.fault = func(op, path string) error {
+		if op == "write" && strings.HasPrefix(path, e.RepoDir) {
+			slowed.Add(1)
+			time.Sleep(15 * time.Millisecond) // alive: 15 ms a piece, well within the stall timeout
+		}
+		return nil
+	}
+	rep, err := e.d.Ensure(context.Background(), base, Deliver)
+	if err != nil {
+		t.Fatalf("%v; report %+v", err, rep)
+	}
+	if !hasAction(rep, "repoDir slow: the stored copy was made first, then copied") {
+		t.Fatalf("the dispatch side was never dropped (%d slow writes): %q", slowed.Load(), rep.Actions)
+	}
+	e.checkDelivered(base)
+	if ev := e.latest(base, ledger.StepDispatch); ev.Status != ledger.StatusOK {
+		t.Fatalf("dispatch %+v", ev)
+	}
+}

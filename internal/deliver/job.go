@@ -326,6 +326,14 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 	j.rep.Timings.Dispatch = max(0, res.dispTime-res.condTime)
 	j.rep.Timings.Store = max(0, time.Since(start)-j.rep.Timings.Condition-j.rep.Timings.Dispatch)
 	src, serr := j.recordStore(res.stored, err)
+	if res.slow && serr == nil {
+		// The /newdata copy held up the stored one for longer than its
+		// timeout: it is made now, by copying the stored copy.
+		j.d.log.Warn("repoDir slow: dispatching by copying the stored copy", "file", j.n.Base, "repo", d.opts.RepoDir)
+		j.action("repoDir slow: the stored copy was made first, then copied")
+		j.awaitDropped(ctx)
+		return j.dispatch(ctx, src)
+	}
 	if !res.tried || !res.conditioned {
 		// Nothing was made to dispatch: a raw file that cannot be
 		// conditioned is a failed conditioning, never a pending dispatch.
@@ -342,6 +350,31 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 		return serr
 	}
 	return derr
+}
+
+// awaitDropped waits until the dispatch side dropped for slowness has
+// noticed and returned, which it does after the write it is in: until
+// then the watcher counts repoDir as blocked, and a dispatch would not
+// start. It waits at most delivery.repo.timeout (for ever if 0, as the
+// dispatch itself would).
+func (j *job) awaitDropped(ctx context.Context) {
+	var limit <-chan time.Time
+	if t := j.d.opts.Repo.Timeout; t > 0 {
+		timer := time.NewTimer(t)
+		defer timer.Stop()
+		limit = timer.C
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for j.d.watcher.IsStuck(j.d.opts.RepoDir) {
+		select {
+		case <-tick.C:
+		case <-limit:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // recordStore records the outcome of conditioning and storing and returns

@@ -78,14 +78,25 @@ type stream struct {
 	hashed   chan string     // the hasher's SHA-256, once pieces is closed
 	repoDone <-chan struct{} // closed when the dispatch side returns; nil: none
 	repoGone atomic.Bool     // the dispatch side returned: its pieces are lost with it
+
+	// budget is how long, in all, the stream may wait for the dispatch side
+	// (delivery.repo.timeout; 0: for ever). A /newdata that is slow but
+	// alive is not a stall; past the budget, detach drops it, and the
+	// stored copy is finished alone.
+	budget   time.Duration
+	waited   time.Duration
+	detach   func()        // nil once called, or without a dispatch side
+	detached chan struct{} // closed by detach
 }
 
-func newStream(ctx context.Context, store *atomicfile.File, tick func(), inject func(op, path string) error, repo *repoFeed) *stream {
+func newStream(ctx context.Context, store *atomicfile.File, tick func(), inject func(op, path string) error, repo *repoFeed, budget time.Duration, detach func()) *stream {
 	s := &stream{ctx: ctx, store: store, tick: tick, inject: inject, ticker: time.NewTicker(10 * time.Millisecond),
-		pieces: make(chan []byte, pieces), free: make(chan []byte, 4*pieces), hashed: make(chan string, 1)}
+		pieces: make(chan []byte, pieces), free: make(chan []byte, 4*pieces), hashed: make(chan string, 1),
+		budget: budget, detached: make(chan struct{})}
 	if repo != nil {
 		repo.free = s.free
 		s.repoDone = repo.done
+		s.detach = detach
 	}
 	go s.hash(repo)
 	return s
@@ -104,6 +115,8 @@ func (s *stream) hash(repo *repoFeed) {
 			case <-repo.done:
 				repo = nil
 				s.repoGone.Store(true)
+			case <-s.detached:
+				repo = nil
 			}
 		}
 		s.free <- b
@@ -156,8 +169,10 @@ func (s *stream) buffer() []byte {
 			s.made++
 			return make([]byte, chunk)
 		}
+		t0 := time.Now()
 		select {
 		case b := <-s.free:
+			s.waited += time.Since(t0)
 			return b
 		case <-s.repoDone:
 			s.repoGone.Store(true)
@@ -165,18 +180,36 @@ func (s *stream) buffer() []byte {
 		case <-s.ticker.C:
 			s.tick() // waiting on repoDir is not a stall of the store
 		}
+		s.waitedFor(t0)
 	}
 }
 
 func (s *stream) send(b []byte) {
 	for {
+		t0 := time.Now()
 		select {
 		case s.pieces <- b:
+			s.waited += time.Since(t0)
 			return
 		case <-s.ticker.C:
 			s.tick()
 		}
+		s.waitedFor(t0)
 	}
+}
+
+// waitedFor adds the time since t0 to what the stream has waited for the
+// dispatch side, and drops that side once the budget is spent: its
+// buffers are replaced and the hasher no longer waits on it.
+func (s *stream) waitedFor(t0 time.Time) {
+	s.waited += time.Since(t0)
+	if s.detach == nil || s.budget <= 0 || s.waited <= s.budget {
+		return
+	}
+	s.detach()
+	s.detach = nil
+	close(s.detached)
+	s.repoGone.Store(true)
 }
 
 // end closes the stream and returns the digest of what was written, once
@@ -196,7 +229,13 @@ type fresh struct {
 	dispErr  error
 	dispTime time.Duration
 	tried    bool // the dispatch ran and dispErr is its outcome
+	slow     bool // the dispatch side was dropped for holding up the stored copy
 }
+
+// errRepoSlow is why a dispatch side is dropped that keeps the stored copy
+// waiting longer than delivery.repo.timeout in all, while still taking its
+// pieces: a /newdata that is slow rather than hung.
+var errRepoSlow = errors.New("repoDir took the conditioned bytes too slowly: the stored copy was finished alone, to be copied")
 
 // errStoreRefused is what the dispatch side gets when the stored copy cannot
 // be made: nothing is delivered that is not stored.
@@ -250,6 +289,7 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 	crash("store/after-temp-create")
 
 	var feed *repoFeed
+	var detach func()
 	start := time.Now()
 	if dispatch {
 		if j.how&Announced != 0 {
@@ -260,10 +300,16 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 			f.DeferWriteback()
 		}
 		feed = &repoFeed{ch: make(chan []byte, pieces), final: make(chan verdict, 1), done: make(chan struct{})}
+		dctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		detach = func() { cancel(errRepoSlow) }
 		go func() {
-			feed.res, feed.err = watch(ctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
+			feed.res, feed.err = watch(dctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
 				return j.dispatchStream(ctx, tick, feed, outputEstimate(fi.Size()))
 			})
+			if context.Cause(dctx) == errRepoSlow {
+				feed.err = errRepoSlow
+			}
 			close(feed.done)
 		}()
 	}
@@ -277,13 +323,18 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 		awaitTicking(context.Background(), feed.done, tick)
 		out.dispTime = time.Since(start)
 		out.disp, out.dispErr, out.tried = feed.res, feed.err, !errors.Is(feed.err, errStoreRefused)
+		if errors.Is(feed.err, errRepoSlow) {
+			// Not a failed dispatch: the stored copy went on alone, and
+			// the caller dispatches it by copying.
+			out.tried, out.slow = false, true
+		}
 	}
 	refuse := func(err error) (fresh, error) {
 		finish(verdict{err: fmt.Errorf("%w: %w", errStoreRefused, err)})
 		return out, err
 	}
 
-	s := newStream(ctx, f, tick, d.inject, feed)
+	s := newStream(ctx, f, tick, d.inject, feed, d.opts.Repo.Timeout, detach)
 	info, err := d.cond.Condition(ctx, raw, s)
 	if err == nil {
 		err = ctx.Err()
