@@ -818,13 +818,15 @@ func TestAbandonedSideReportsNoRepair(t *testing.T) {
 // for it in all, the dispatch side is dropped, the stored copy is finished
 // alone, and the /newdata copy is then made by copying it.
 func TestSlowRepoDoesNotHoldTheStore(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Repo.Timeout = 150 * time.Millisecond })
+	// 500 ms: under -race the conditioner's first read of the raw file
+	// alone can take a third of it.
+	e := newEnv(t, func(o *Options) { o.Repo.Timeout = 500 * time.Millisecond })
 	base := e.raw(1, 20*chunk)
 	var slowed atomic.Int32
 	e.d.fault = func(op, path string) error {
 		if op == "write" && strings.HasPrefix(path, e.RepoDir) {
 			slowed.Add(1)
-			time.Sleep(15 * time.Millisecond) // alive: 15 ms a piece, well within the stall timeout
+			time.Sleep(15 * time.Millisecond) // alive: 15 ms a piece, well within the stall timeout; 4.8 s for the frame
 		}
 		return nil
 	}

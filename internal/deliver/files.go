@@ -58,6 +58,34 @@ func (j *job) placeStored(ctx context.Context, tick func(), f *atomicfile.File, 
 	return err
 }
 
+// awaitWithin waits for ch to be closed for at most d (for ever if d < 0),
+// calling tick every 10 ms meanwhile, and reports whether it was.
+func awaitWithin(ch <-chan struct{}, d time.Duration, tick func()) bool {
+	var limit <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		limit = t.C
+	}
+	ticker := time.NewTicker(10 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ch:
+			return true
+		case <-ticker.C:
+			tick()
+		case <-limit:
+			select {
+			case <-ch:
+				return true
+			default:
+				return false
+			}
+		}
+	}
+}
+
 // awaitTicking waits for a value from ch, or for ch to be closed, calling
 // tick every 10 ms meanwhile: waiting on an operation watched elsewhere is
 // not a stall of the caller's own.

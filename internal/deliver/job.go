@@ -300,8 +300,8 @@ func (j *job) store(ctx context.Context) (source, error) {
 	d := j.d
 	dir := d.opts.StoreDir(j.n)
 	start := time.Now()
-	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(ctx context.Context, tick func()) (fresh, error) {
-		return j.conditionDeliver(ctx, tick, d.opts.Raw(j.n), dir, false)
+	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(sctx context.Context, tick func()) (fresh, error) {
+		return j.conditionDeliver(ctx, sctx, tick, d.opts.Raw(j.n), dir, false)
 	})
 	j.rep.Timings.Condition = res.condTime
 	j.rep.Timings.Store = time.Since(start) - res.condTime
@@ -316,8 +316,8 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 	d := j.d
 	dir := d.opts.StoreDir(j.n)
 	start := time.Now()
-	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(ctx context.Context, tick func()) (fresh, error) {
-		return j.conditionDeliver(ctx, tick, d.opts.Raw(j.n), dir, true)
+	res, err := watch(ctx, d, dir, d.opts.Proc.Timeout, func(sctx context.Context, tick func()) (fresh, error) {
+		return j.conditionDeliver(ctx, sctx, tick, d.opts.Raw(j.n), dir, true)
 	})
 	// The steps overlap: Condition is the conditioning, into both copies,
 	// Dispatch the rest of the time until .new named the file, Store the
@@ -331,7 +331,6 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 		// timeout: it is made now, by copying the stored copy.
 		j.d.log.Warn("repoDir slow: dispatching by copying the stored copy", "file", j.n.Base, "repo", d.opts.RepoDir)
 		j.action("repoDir slow: the stored copy was made first, then copied")
-		j.awaitDropped(ctx)
 		return j.dispatch(ctx, src)
 	}
 	if !res.tried || !res.conditioned {
@@ -350,31 +349,6 @@ func (j *job) storeAndDispatch(ctx context.Context) error {
 		return serr
 	}
 	return derr
-}
-
-// awaitDropped waits until the dispatch side dropped for slowness has
-// noticed and returned, which it does after the write it is in: until
-// then the watcher counts repoDir as blocked, and a dispatch would not
-// start. It waits at most delivery.repo.timeout (for ever if 0, as the
-// dispatch itself would).
-func (j *job) awaitDropped(ctx context.Context) {
-	var limit <-chan time.Time
-	if t := j.d.opts.Repo.Timeout; t > 0 {
-		timer := time.NewTimer(t)
-		defer timer.Stop()
-		limit = timer.C
-	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for j.d.watcher.IsStuck(j.d.opts.RepoDir) {
-		select {
-		case <-tick.C:
-		case <-limit:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // recordStore records the outcome of conditioning and storing and returns

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,17 @@ type repoFeed struct {
 	done  chan struct{} // closed when the dispatch side has returned
 	res   dispatched    // the dispatch side's outcome, set before done is closed
 	err   error
+	last  atomic.Int64 // when the dispatch side last made progress (Unix ns)
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // verdict is the end of the stream as the dispatch side learns it: the
@@ -87,16 +99,17 @@ type stream struct {
 	waited   time.Duration
 	detach   func()        // nil once called, or without a dispatch side
 	detached chan struct{} // closed by detach
+	hung     func() bool   // the side has stopped making progress: the stall watch's to end
 }
 
-func newStream(ctx context.Context, store *atomicfile.File, tick func(), inject func(op, path string) error, repo *repoFeed, budget time.Duration, detach func()) *stream {
+func newStream(ctx context.Context, store *atomicfile.File, tick func(), inject func(op, path string) error, repo *repoFeed, budget time.Duration, detach func(), hung func() bool) *stream {
 	s := &stream{ctx: ctx, store: store, tick: tick, inject: inject, ticker: time.NewTicker(10 * time.Millisecond),
 		pieces: make(chan []byte, pieces), free: make(chan []byte, 4*pieces), hashed: make(chan string, 1),
 		budget: budget, detached: make(chan struct{})}
 	if repo != nil {
 		repo.free = s.free
 		s.repoDone = repo.done
-		s.detach = detach
+		s.detach, s.hung = detach, hung
 	}
 	go s.hash(repo)
 	return s
@@ -108,6 +121,9 @@ func (s *stream) hash(repo *repoFeed) {
 	h := sha256.New()
 	for b := range s.pieces {
 		h.Write(b)
+		if repo != nil && s.dropped() {
+			repo = nil
+		}
 		if repo != nil {
 			select {
 			case repo.ch <- b:
@@ -198,12 +214,30 @@ func (s *stream) send(b []byte) {
 	}
 }
 
+// dropped reports whether the stream has dropped the dispatch side.
+func (s *stream) dropped() bool {
+	select {
+	case <-s.detached:
+		return true
+	default:
+		return false
+	}
+}
+
+// left is what remains of the budget; -1 when there is none.
+func (s *stream) left() time.Duration {
+	if s.budget <= 0 {
+		return -1
+	}
+	return max(0, s.budget-s.waited)
+}
+
 // waitedFor adds the time since t0 to what the stream has waited for the
 // dispatch side, and drops that side once the budget is spent: its
 // buffers are replaced and the hasher no longer waits on it.
 func (s *stream) waitedFor(t0 time.Time) {
 	s.waited += time.Since(t0)
-	if s.detach == nil || s.budget <= 0 || s.waited <= s.budget {
+	if s.detach == nil || s.budget <= 0 || s.waited <= s.budget || s.hung() {
 		return
 	}
 	s.detach()
@@ -255,7 +289,12 @@ var errStoreRefused = errors.New("the stored copy cannot be made")
 // with its temporary and the ledger has no line for the file; the next run
 // conditions it again, to the same bytes, and finds the dispatched copy
 // identical.
-func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string, dispatch bool) (fresh, error) {
+//
+// jobCtx is the job's context, ctx the one of the watch on dir: the
+// dispatch side is watched on repoDir under jobCtx, so that the end of the
+// store's watch (or its giving up on a stalled store) stops the side
+// without counting repoDir as stuck.
+func (j *job) conditionDeliver(jobCtx, ctx context.Context, tick func(), raw, dir string, dispatch bool) (fresh, error) {
 	d := j.d
 	var out fresh
 	if err := d.inject("stat", raw); err != nil {
@@ -300,32 +339,69 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 			f.DeferWriteback()
 		}
 		feed = &repoFeed{ch: make(chan []byte, pieces), final: make(chan verdict, 1), done: make(chan struct{})}
-		dctx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		detach = func() { cancel(errRepoSlow) }
+		// Dropping the side for slowness cancels its own context, inside
+		// the watch: the watch then returns what the side returns, as soon
+		// as it has noticed, and does not count repoDir as stuck. Only a
+		// side that stops making progress is a stall.
+		slow := make(chan struct{})
+		var once sync.Once
+		detach = func() { once.Do(func() { close(slow) }) }
+		storeCtx := ctx
 		go func() {
-			feed.res, feed.err = watch(dctx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(ctx context.Context, tick func()) (dispatched, error) {
-				return j.dispatchStream(ctx, tick, feed, outputEstimate(fi.Size()))
+			feed.res, feed.err = watch(jobCtx, d, d.opts.RepoDir, d.opts.Repo.Timeout, func(wctx context.Context, tick func()) (dispatched, error) {
+				ctx, cancel := context.WithCancelCause(wctx)
+				defer cancel(nil)
+				go func() {
+					select {
+					case <-slow:
+						cancel(errRepoSlow)
+					case <-storeCtx.Done():
+						cancel(context.Cause(storeCtx))
+					case <-ctx.Done():
+					}
+				}()
+				progress := func() {
+					feed.last.Store(time.Now().UnixNano())
+					tick()
+				}
+				progress()
+				return j.dispatchStream(ctx, progress, feed, outputEstimate(fi.Size()))
 			})
-			if context.Cause(dctx) == errRepoSlow {
-				feed.err = errRepoSlow
-			}
 			close(feed.done)
 		}()
 	}
+	// idle reports whether the dispatch side has made no progress for half
+	// its stall timeout: hung rather than slow, for the stall watch to end,
+	// not the budget.
+	idle := func() bool {
+		t := d.opts.Repo.Timeout
+		return t > 0 && time.Since(time.Unix(0, feed.last.Load())) > t/2
+	}
 	// finish tells the dispatch side how the stream ended and waits for its
-	// outcome; waiting on repoDir is not a stall of the store folder.
+	// outcome, for what is left of the budget the stream keeps of its
+	// waits on repoDir (delivery.repo.timeout in all). Past it, or if the
+	// stream already dropped the side, the stored copy goes on alone: the
+	// side, its context cancelled, commits nothing, and the caller
+	// dispatches the stored copy by copying it. Waiting on repoDir is not a
+	// stall of the store folder.
+	var st *stream
 	finish := func(v verdict) {
 		if feed == nil {
 			return
 		}
 		feed.final <- v
-		awaitTicking(context.Background(), feed.done, tick)
+		if !st.dropped() && !awaitWithin(feed.done, st.left(), tick) && idle() {
+			awaitTicking(context.Background(), feed.done, tick) // the stall watch ends it
+		}
+		if st.dropped() || !closed(feed.done) {
+			detach()
+			out.dispTime = time.Since(start)
+			out.tried, out.slow = false, true
+			return
+		}
 		out.dispTime = time.Since(start)
 		out.disp, out.dispErr, out.tried = feed.res, feed.err, !errors.Is(feed.err, errStoreRefused)
 		if errors.Is(feed.err, errRepoSlow) {
-			// Not a failed dispatch: the stored copy went on alone, and
-			// the caller dispatches it by copying.
 			out.tried, out.slow = false, true
 		}
 	}
@@ -334,7 +410,12 @@ func (j *job) conditionDeliver(ctx context.Context, tick func(), raw, dir string
 		return out, err
 	}
 
-	s := newStream(ctx, f, tick, d.inject, feed, d.opts.Repo.Timeout, detach)
+	var hung func() bool
+	if feed != nil {
+		hung = idle
+	}
+	s := newStream(ctx, f, tick, d.inject, feed, d.opts.Repo.Timeout, detach, hung)
+	st = s
 	info, err := d.cond.Condition(ctx, raw, s)
 	if err == nil {
 		err = ctx.Err()
@@ -391,6 +472,9 @@ func (j *job) dispatchStream(ctx context.Context, tick func(), feed *repoFeed, e
 	var n int64
 	for {
 		b, ok, err := awaitPiece(ctx, feed.ch, tick)
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx) // dropped: the pieces still queued are not written
+		}
 		if err != nil {
 			return out, err
 		}
@@ -460,7 +544,7 @@ func awaitPiece(ctx context.Context, ch <-chan []byte, tick func()) (b []byte, o
 		case <-t.C:
 			tick()
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return nil, false, context.Cause(ctx)
 		}
 	}
 }
