@@ -11,13 +11,13 @@ import (
 	"time"
 )
 
-// A /newdata that is slow but alive (40 ms a piece, a 150 ms timeout):
+// A /newdata that is slow but alive (40 ms a piece, a 500 ms timeout):
 // once the stream drops the dispatch side, the side writes none of the
 // pieces still queued to it, repoDir never counts as stuck, and the copy
 // of the stored file that follows is not refused as "still blocked".
 func TestDroppedSideStopsAtOnce(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
-		o.Repo.Timeout = 150 * time.Millisecond
+		o.Repo.Timeout = 500 * time.Millisecond // under -race the process alone can pause 0.2 s
 		o.Proc.Timeout = 2 * time.Second
 	})
 	base := e.raw(1, 20*chunk)
@@ -68,7 +68,7 @@ func TestDroppedSideStopsAtOnce(t *testing.T) {
 // frame delivered meanwhile (jobs > 1) is not made pending by it.
 func TestSlowRepoLeavesOtherFramesAlone(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
-		o.Repo.Timeout = 150 * time.Millisecond
+		o.Repo.Timeout = 500 * time.Millisecond
 		o.Proc.Timeout = 2 * time.Second
 	})
 	slow := e.raw(1, 20*chunk)
@@ -169,7 +169,7 @@ func TestSlowThenHungRepoIsAStall(t *testing.T) {
 // never holds the stored copy much longer than delivery.repo.timeout in
 // all without being dropped.
 func TestFinishWaitIsBudgeted(t *testing.T) {
-	const timeout = 150 * time.Millisecond
+	const timeout = 500 * time.Millisecond
 	e := newEnv(t, func(o *Options) {
 		o.Repo.Timeout = timeout
 		o.Proc.Timeout = 5 * time.Second
