@@ -215,14 +215,7 @@ func (s *stream) send(b []byte) {
 }
 
 // dropped reports whether the stream has dropped the dispatch side.
-func (s *stream) dropped() bool {
-	select {
-	case <-s.detached:
-		return true
-	default:
-		return false
-	}
-}
+func (s *stream) dropped() bool { return closed(s.detached) }
 
 // left is what remains of the budget; -1 when there is none.
 func (s *stream) left() time.Duration {
@@ -391,7 +384,7 @@ func (j *job) conditionDeliver(jobCtx, ctx context.Context, tick func(), raw, di
 		}
 		feed.final <- v
 		if !st.dropped() && !awaitWithin(feed.done, st.left(), tick) && idle() {
-			awaitTicking(context.Background(), feed.done, tick) // the stall watch ends it
+			awaitWithin(feed.done, -1, tick) // the stall watch ends it
 		}
 		if st.dropped() || !closed(feed.done) {
 			detach()
@@ -410,11 +403,7 @@ func (j *job) conditionDeliver(jobCtx, ctx context.Context, tick func(), raw, di
 		return out, err
 	}
 
-	var hung func() bool
-	if feed != nil {
-		hung = idle
-	}
-	s := newStream(ctx, f, tick, d.inject, feed, d.opts.Repo.Timeout, detach, hung)
+	s := newStream(ctx, f, tick, d.inject, feed, d.opts.Repo.Timeout, detach, idle) // idle: only with a dispatch side
 	st = s
 	info, err := d.cond.Condition(ctx, raw, s)
 	if err == nil {
