@@ -734,8 +734,7 @@ func TestAbandonedDispatchLeavesTheJobAlone(t *testing.T) {
 	base := e.raw(1, 5000)
 	e.ensure(base, Deliver)
 	repo := e.repoPath(base)
-	b := mustRead(t, repo)
-	os.WriteFile(repo, b[:len(b)-2880], 0o644) // our own copy, cut short: ownDamaged is asked without hashing
+	short := e.cutShort(repo) // our own copy: ownDamaged is asked without hashing
 	e.d.opts.Repo.Timeout = 50 * time.Millisecond
 	var stats atomic.Int32
 	woke := make(chan struct{})
@@ -765,7 +764,7 @@ func TestAbandonedDispatchLeavesTheJobAlone(t *testing.T) {
 	if strings.Contains(actions, "replacing damaged copy") {
 		t.Fatalf("the report names a repair the abandoned side made after the job: %s", actions)
 	}
-	if got := mustRead(t, repo); len(got) != len(b)-2880 {
+	if got := mustRead(t, repo); len(got) != short {
 		t.Fatalf("the abandoned dispatch side wrote %s (%d bytes)", repo, len(got))
 	}
 	e.d.fault = nil
@@ -786,9 +785,8 @@ func TestAbandonedSideReportsNoRepair(t *testing.T) {
 	base := e.raw(1, 5000)
 	e.ensure(base, Deliver)
 	repo := e.repoPath(base)
-	b := mustRead(t, repo)
-	os.WriteFile(repo, b[:len(b)-2880], 0o644) // our copy, cut short
-	os.Remove(e.storedPath(base))              // so the frame is conditioned again, in one pass
+	short := e.cutShort(repo)     // our copy
+	os.Remove(e.storedPath(base)) // so the frame is conditioned again, in one pass
 	e.d.opts.Repo.Timeout = 50 * time.Millisecond
 	var stats atomic.Int32
 	e.d.fault = func(op, path string) error {
@@ -808,7 +806,7 @@ func TestAbandonedSideReportsNoRepair(t *testing.T) {
 	if hasAction(rep, "replacing damaged copy") {
 		t.Fatalf("the report names a repair nobody made: %q", rep.Actions)
 	}
-	if got := mustRead(t, repo); len(got) != len(b)-2880 {
+	if got := mustRead(t, repo); len(got) != short {
 		t.Fatalf("%s was written (%d bytes)", repo, len(got))
 	}
 }

@@ -276,9 +276,8 @@ func TestEarlierExposureRepairsItsDamagedCopy(t *testing.T) {
 	base := e.raw(1, 5000)
 	e.ensure(base, Deliver) // exposure A, delivered
 	repo := e.repoPath(base)
-	b := mustRead(t, repo)
 	a := e.want(base)
-	os.WriteFile(repo, b[:len(b)-2880], 0o644) // A's copy cut short
+	e.cutShort(repo) // A's copy
 	e.d.fault = repoFault(e, "create", syscall.ENOSPC)
 	if _, err := e.d.Ensure(context.Background(), base, Deliver); !errors.Is(err, ErrPending) {
 		t.Fatal(err)
@@ -296,4 +295,15 @@ func TestEarlierExposureRepairsItsDamagedCopy(t *testing.T) {
 func tickingClock(o *Options) {
 	var n atomic.Int64
 	o.Now = func() time.Time { return fixedNow.Add(time.Duration(n.Add(1)) * time.Millisecond) }
+}
+
+// cutShort damages a delivered copy by dropping its last FITS block, and
+// returns the length it is left with.
+func (e *env) cutShort(path string) int {
+	e.t.Helper()
+	b := mustRead(e.t, path)
+	if err := os.WriteFile(path, b[:len(b)-2880], 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return len(b) - 2880
 }

@@ -21,27 +21,11 @@ func TestDroppedSideStopsAtOnce(t *testing.T) {
 		o.Proc.Timeout = 2 * time.Second
 	})
 	base := e.raw(1, 20*chunk)
-	var stuckAt atomic.Int64 // unix nanos when repoDir first counted as stuck
 	var afterStuck atomic.Int32
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-			if stuckAt.Load() == 0 && e.d.watcher.IsStuck(e.RepoDir) {
-				stuckAt.Store(time.Now().UnixNano())
-			}
-		}
-	}()
+	stuck, stop := watchStuck(e)
 	e.d.fault = func(op, path string) error {
 		if op == "write" && strings.HasPrefix(path, e.RepoDir) {
-			if s := stuckAt.Load(); s != 0 && e.d.watcher.IsStuck(e.RepoDir) {
+			if stuck() && e.d.watcher.IsStuck(e.RepoDir) {
 				afterStuck.Add(1)
 			}
 			time.Sleep(40 * time.Millisecond)
@@ -49,8 +33,7 @@ func TestDroppedSideStopsAtOnce(t *testing.T) {
 		return nil
 	}
 	rep, err := e.d.Ensure(context.Background(), base, Deliver)
-	close(stop)
-	wg.Wait()
+	stop()
 	e.d.watcher.BG.Wait()
 	if afterStuck.Load() > 0 {
 		t.Errorf("the dropped dispatch side began %d writes while repoDir counted as stuck", afterStuck.Load())
@@ -81,23 +64,7 @@ func TestSlowRepoLeavesOtherFramesAlone(t *testing.T) {
 		}
 		return nil
 	}
-	var stuck atomic.Bool
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-			if e.d.watcher.IsStuck(e.RepoDir) {
-				stuck.Store(true)
-			}
-		}
-	}()
+	stuck, stop := watchStuck(e)
 	done := make(chan Report, 1)
 	go func() {
 		rep, err := e.d.Ensure(context.Background(), slow, Deliver)
@@ -115,13 +82,12 @@ func TestSlowRepoLeavesOtherFramesAlone(t *testing.T) {
 		t.Errorf("a frame delivered beside the slow one: %v; actions %q", err, rep.Actions)
 	}
 	srep := <-done
-	close(stop)
-	wg.Wait()
+	stop()
 	e.d.watcher.BG.Wait()
 	if !hasAction(srep, "repoDir slow") {
 		t.Errorf("the slow frame's dispatch side was never dropped: %q", srep.Actions)
 	}
-	if stuck.Load() {
+	if stuck() {
 		t.Error("repoDir counted as stuck although it was only slow")
 	}
 	if got := mustRead(t, e.repoPath(slow)); string(got) != string(e.want(slow)) {
@@ -195,4 +161,27 @@ func TestFinishWaitIsBudgeted(t *testing.T) {
 	if held > timeout+50*time.Millisecond && !hasAction(rep, "repoDir slow") {
 		t.Errorf("the stored copy waited %v for /newdata, more than delivery.repo.timeout %v in all", held, timeout)
 	}
+}
+
+// watchStuck polls, every millisecond until stop, whether the watcher
+// counts repoDir as stuck; stuck reports whether it ever did.
+func watchStuck(e *env) (stuck func() bool, stop func()) {
+	var seen atomic.Bool
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if e.d.watcher.IsStuck(e.RepoDir) {
+				seen.Store(true)
+			}
+		}
+	}()
+	return seen.Load, func() { close(quit); wg.Wait() }
 }
