@@ -16,20 +16,7 @@ import (
 // command: it changes nothing, and its exit statuses.
 func TestStatusReadOnly(t *testing.T) {
 	root := t.TempDir()
-	sample, err := filepath.Abs("../testdata/sample")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := []string{"--set", "paths.dataDir=" + sample}
-	for _, p := range []string{"procDir", "repoDir", "stateDir"} {
-		set = append(set, "--set", "paths."+p+"="+filepath.Join(root, p))
-		if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := runApp(t, append([]string{"archive", "--dispatch", "--night", "20260119", "--log-level", "error"}, set...)...); err != nil {
-		t.Fatal(err)
-	}
+	set := sampleNight(t, root)
 	if _, err := runApp(t, append([]string{"sweep", "--night", "20260119", "--log-level", "error"}, set...)...); err != nil {
 		t.Fatal(err)
 	}
