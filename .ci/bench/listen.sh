@@ -96,6 +96,16 @@ stop() {
 	pid=
 }
 
+# floorcopy SRC DST: copies SRC to the new file DST with fsync (dd) and
+# prints the seconds it took.
+floorcopy() {
+	local t0 t1
+	t0=$(now)
+	dd if="$1" of="$2" bs=1M conv=fsync status=none
+	t1=$(now)
+	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}'
+}
+
 send() { printf 'proc /home/data/%s' "$1" >"/dev/udp/127.0.0.1/$port"; }
 
 # stats: reads seconds, one a line; prints the median and the p99 (nearest rank).
@@ -161,11 +171,8 @@ for f in $(cd dataman-data/raw/mods1b && ls); do
 	# conditioned frame just delivered, into a new file.
 	sleep "${PACE:-3}"
 	i=$((i + 1))
-	t0=$(now)
-	dd if="dataman-data/newdata/$f" of="floor.$i" bs=1M conv=fsync status=none
-	t1=$(now)
+	floorcopy "dataman-data/newdata/$f" "floor.$i" >>floor.txt
 	rm -f "floor.$i"
-	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>floor.txt
 done
 cpu1=$(cputime "$pid")
 stop
@@ -176,10 +183,7 @@ i=0
 for f in $(cd dataman-data/raw/mods1b && ls); do
 	i=$((i + 1))
 	sleep "${PACE:-3}"
-	t0=$(now)
-	dd if="dataman-data/newdata/$f" of="kept/floor.$i" bs=1M conv=fsync status=none
-	t1=$(now)
-	echo "$(((t1 - t0) / 1000))" | awk '{print $1 / 1e6}' >>kept.txt
+	floorcopy "dataman-data/newdata/$f" "kept/floor.$i" >>kept.txt
 	sleep "${PACE:-3}"
 	"$WORK/bound" "dataman-data/newdata/$f" "kept/store.$i" "kept/newdata.$i" | awk '{print $1}' >>bound.txt
 done
